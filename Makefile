@@ -1,0 +1,30 @@
+# Quick start (Python 3.11 and make are all you need):
+#   make run    install everything, then run the main job on the sample data
+#   make test   install everything, then run the test suite
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-fast clean sample
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/churnguard run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --durations=15
+
+sample: $(STAMP)
+	rm -rf seeds/sample
+	$(BIN)/churnguard generate --customers 250 --days 365 --seed 42 --start 2025-01-01 --format csv --out seeds/sample
+
+clean:
+	rm -rf warehouse dbt_project/target dbt_project/logs .pytest_cache
