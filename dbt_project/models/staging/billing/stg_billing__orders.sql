@@ -1,0 +1,25 @@
+{#- One row per order.
+    Rename and cast only; keeps the most recent sync of each order_id. -#}
+
+with source as (
+    select * from {{ source('billing', 'orders') }}
+),
+
+renamed as (
+    select
+        cast(order_id as {{ dbt.type_string() }}) as order_id,
+        cast(account_id as {{ dbt.type_string() }}) as customer_id,
+        cast(ordered_at as {{ dbt.type_timestamp() }}) as ordered_at,
+        cast(ordered_at as date) as ordered_date,
+        cast(amount as {{ dbt.type_numeric() }}) as amount,
+        cast(currency as {{ dbt.type_string() }}) as currency,
+        cast(status as {{ dbt.type_string() }}) as order_status,
+        cast(_synced_at as {{ dbt.type_timestamp() }}) as synced_at
+    from source
+),
+
+deduplicated as (
+    {{ deduplicate('renamed', partition_by='order_id', order_by='synced_at desc') }}
+)
+
+select * from deduplicated

@@ -1,0 +1,229 @@
+"""Render the human-readable raw-data contract page from `churnguard.contract`.
+
+`docs/RAW_DATA_CONTRACT.md` is generated, never edited by hand::
+
+    python -m churnguard.contract_docs           # rewrite docs/RAW_DATA_CONTRACT.md
+    python -m churnguard.contract_docs --check   # exit 1 if the page is out of date
+
+`tests/test_contract_docs.py` fails when the committed page differs from
+`render_contract_markdown()`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from churnguard.contract import LOGICAL_TYPES, SYNCED_AT, TABLES, Column, Table, file_stem
+from churnguard.settings import PROJECT_ROOT
+
+CONTRACT_PAGE = PROJECT_ROOT / "docs" / "RAW_DATA_CONTRACT.md"
+
+#: Column type of each logical type in the raw DuckDB schemas (raw_crm, raw_billing, raw_support).
+RAW_SQL_TYPES: dict[str, str] = {
+    "string": "VARCHAR",
+    "integer": "BIGINT",
+    "decimal": "DECIMAL(18,2)",
+    "boolean": "BOOLEAN",
+    "timestamp": "TIMESTAMP",
+    "date": "DATE",
+}
+
+#: How a value of each logical type is written in a file.
+TYPE_FORMATS: dict[str, str] = {
+    "string": "Text. Every identifier is a string, even when it looks numeric (`00042` stays `00042`).",
+    "integer": "Whole number, no thousands separator: `42`.",
+    "decimal": "Number with a dot as decimal separator and no thousands separator: `1234.50`. "
+    "Stored with 2 decimals.",
+    "boolean": "`true` / `false`; also accepted: `1` / `0`, `t` / `f`, `yes` / `no`.",
+    "timestamp": "UTC instant in ISO 8601: `2025-03-01T14:05:00Z`. A value without offset is read as UTC; "
+    "a value with another offset is converted to UTC. Stored without time zone, in UTC.",
+    "date": "Calendar date `YYYY-MM-DD`: `2025-03-01`.",
+}
+
+SYSTEM_TITLES: dict[str, str] = {
+    "crm": "CRM tables",
+    "billing": "Billing tables",
+    "support": "Support tables",
+}
+
+
+def _cell(text: str) -> str:
+    """Text made safe for one Markdown table cell."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _hours(hours: int) -> str:
+    return f"{hours} h ({hours // 24} days)" if hours % 24 == 0 and hours >= 48 else f"{hours} h"
+
+
+def _allowed(col: Column) -> str:
+    if col.accepted_values:
+        return ", ".join(f"`{v}`" for v in col.accepted_values)
+    if col.min_value is not None and col.max_value is not None:
+        return f"{_number(col.min_value)} to {_number(col.max_value)}"
+    if col.min_value is not None:
+        return f"≥ {_number(col.min_value)}"
+    if col.max_value is not None:
+        return f"≤ {_number(col.max_value)}"
+    return ""
+
+
+def _references(col: Column) -> str:
+    return f"`{col.references}`" if col.references else ""
+
+
+def _staging_model(t: Table) -> str:
+    return f"stg_{t.system}__{t.name}"
+
+
+def _overview() -> list[str]:
+    lines = [
+        "| table | file or folder | primary key | modeled on | freshness warn / error |",
+        "|---|---|---|---|---|",
+    ]
+    for t in TABLES:
+        lines.append(
+            f"| [`{t.qualified_name}`](#{t.system}{t.name}) | `{file_stem(t)}` | `{t.primary_key}` "
+            f"| {_cell(t.modeled_on)} | {_hours(t.freshness_warn_hours)} / {_hours(t.freshness_error_hours)} |"
+        )
+    return lines
+
+
+def _table_section(t: Table) -> list[str]:
+    lines = [
+        f"### {t.qualified_name}",
+        "",
+        _cell(t.description),
+        "",
+        f"- **File:** `{file_stem(t)}.csv`, `{file_stem(t)}.parquet` or a folder `{file_stem(t)}/` of part files.",
+        f"- **Modeled on:** {_cell(t.modeled_on)}.",
+        f"- **Primary key:** `{t.primary_key}` (unique after de-duplication on `_synced_at`).",
+    ]
+    if t.event_time_column:
+        lines.append(f"- **Event time:** `{t.event_time_column}` (the column that dates the row's event).")
+    lines += [
+        f"- **Freshness:** warn when the newest `_synced_at` is older than {_hours(t.freshness_warn_hours)}, "
+        f"error when older than {_hours(t.freshness_error_hours)}.",
+        f"- **Loaded into:** `{t.raw_schema}.{t.name}`; staged as `{_staging_model(t)}`.",
+        "",
+        "| column | type | nullable | required | allowed values / range | references | description |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for col in t.columns:
+        name = f"**`{col.name}`**" if col.name == t.primary_key else f"`{col.name}`"
+        lines.append(
+            f"| {name} | {col.type} | {'yes' if col.nullable else 'no'} | {'yes' if col.required else 'no'} "
+            f"| {_allowed(col)} | {_references(col)} | {_cell(col.description)} |"
+        )
+    return lines
+
+
+def render_contract_markdown() -> str:
+    """The full text of `docs/RAW_DATA_CONTRACT.md`, rendered from `churnguard.contract`."""
+    currency_columns = sorted(
+        {f"`{t.qualified_name}.{c.name}`" for t in TABLES for c in t.columns if c.name == "currency"}
+    )
+    lines: list[str] = [
+        "# Raw-data contract",
+        "",
+        "<!-- Generated by `python -m churnguard.contract_docs` from orchestration/churnguard/contract.py.",
+        "     Do not edit by hand: change contract.py and regenerate. -->",
+        "",
+        "What churnguard expects from your CRM, billing and support exports. Point churnguard at",
+        "your own data by delivering one file (or folder) per table below, with the columns,",
+        "types and values this page lists. The loader checks every file against this contract",
+        "before anything is built, and the dbt sources (`dbt_project/models/staging/*/_*__sources.yml`)",
+        "test the same rules in the warehouse.",
+        "",
+        "## Tables at a glance",
+        "",
+        *_overview(),
+        "",
+        "## Delivering files",
+        "",
+        "- **One entry per table**, named `<system>__<table>`: `crm__accounts.csv`, "
+        "`crm__accounts.parquet`, or a folder `crm__accounts/` holding part files of one "
+        "format (`part-0000.parquet`, `part-0001.parquet`, ...) that together make the table.",
+        "- **Formats:** CSV (UTF-8, header row with the column names) or Parquet.",
+        "- **Ignored entries:** files and folders whose name starts with `_` (such as `_SUCCESS` "
+        "markers or `_tmp/` folders) are skipped.",
+        "- **Columns:** every column marked *required: yes* must be present. A column marked "
+        "*required: no* may be left out of the file; it then loads as null.",
+        "- **Nulls:** only columns marked *nullable: yes* may be empty (an empty CSV field or a "
+        "Parquet null).",
+        f"- **`{SYNCED_AT.name}`:** every table carries this {SYNCED_AT.type} column (listed last in "
+        f"each table below). {_cell(SYNCED_AT.description)} Map it from your extract tool "
+        "(Fivetran `_fivetran_synced`, Airbyte `_airbyte_extracted_at`) or set it to the export time.",
+        "",
+        "## Value formats",
+        "",
+        "| type | how to write it | stored in the raw schema as |",
+        "|---|---|---|",
+        *[f"| {ty} | {_cell(TYPE_FORMATS[ty])} | `{RAW_SQL_TYPES[ty]}` |" for ty in LOGICAL_TYPES],
+        "",
+        "## Currency",
+        "",
+        "churnguard reports in one currency, set by the environment variable `CHURNGUARD_CURRENCY` "
+        "(ISO 4217 code, default `USD`). It does not convert currencies: export every amount "
+        "already converted to the reporting currency, and write that code in the currency "
+        f"columns ({', '.join(currency_columns)}).",
+        "",
+        "## Rules checked",
+        "",
+        "- **Primary key:** never null, and unique once duplicates are resolved. A row exported "
+        "more than once (same primary key) is expected: the copy with the latest `_synced_at` wins "
+        "and earlier copies are dropped in staging, so give a re-exported row a later `_synced_at` "
+        "than the copy it replaces.",
+        "- **Nullable: no:** the column may not be empty.",
+        "- **Allowed values / range:** values must be one of the listed values (case-sensitive) or "
+        "lie within the range (bounds included). Nulls in nullable columns are allowed.",
+        "- **References:** every non-null value must exist in the referenced `system.table.column`.",
+        "- **Freshness:** the newest `_synced_at` of each table is compared with the thresholds "
+        "per table (warn, then error).",
+        "",
+    ]
+    for system in SYSTEM_TITLES:
+        system_tables = [t for t in TABLES if t.system == system]
+        if not system_tables:
+            continue
+        lines += [f"## {SYSTEM_TITLES[system]} (`{system}`, schema `{system_tables[0].raw_schema}`)", ""]
+        for t in system_tables:
+            lines += _table_section(t)
+            lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def write_contract_page(path: Path = CONTRACT_PAGE) -> Path:
+    """Write the rendered page to ``path`` (default `docs/RAW_DATA_CONTRACT.md`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_contract_markdown(), encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m churnguard.contract_docs",
+        description="Render docs/RAW_DATA_CONTRACT.md from orchestration/churnguard/contract.py.",
+    )
+    parser.add_argument("--check", action="store_true", help="do not write; exit 1 if the page is out of date")
+    parser.add_argument("--output", type=Path, default=CONTRACT_PAGE, help="page to write or check")
+    args = parser.parse_args(argv)
+    if args.check:
+        current = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
+        if current != render_contract_markdown():
+            print(f"{args.output} is out of date: run `python -m churnguard.contract_docs`", file=sys.stderr)
+            return 1
+        print(f"{args.output} is up to date")
+        return 0
+    print(f"wrote {write_contract_page(args.output)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
