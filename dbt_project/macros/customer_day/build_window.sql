@@ -1,0 +1,49 @@
+{#- The day range an incremental customer-day model (re)builds in this run, as a dict
+    of SQL date literals {start, end, history_start}:
+    - end   = var end_date, else the warehouse's as_of_date;
+    - start = var start_date, else (incremental run) the last built day minus
+              (lookback_days - 1), so late-arriving rows are picked up; else
+              (full refresh) the history start.
+    Both are clamped to [history_start_date, as_of_date]. Computed at run time so
+    the dates reach the SQL as literals and every engine can prune by them. -#}
+{% macro customer_day_build_window() %}
+    {%- if not execute -%}
+        {{ return({'start': "cast('1970-01-01' as date)", 'end': "cast('1970-01-01' as date)",
+                   'history_start': "cast('1970-01-01' as date)"}) }}
+    {%- endif -%}
+    {%- set bounds = run_query("select history_start_date, as_of_date from " ~ ref('util_date_bounds')) -%}
+    {%- set history_start = bounds.rows[0][0] -%}
+    {%- set as_of = bounds.rows[0][1] -%}
+    {%- if history_start is none or as_of is none -%}
+        {#- No raw events yet (empty warehouse, `dbt build --empty`): build nothing. -#}
+        {{ log("customer-day build window: no raw events, nothing to build", info=True) }}
+        {{ return({'start': "cast('1970-01-01' as date)", 'end': "cast('1969-12-31' as date)",
+                   'history_start': "cast('1970-01-01' as date)"}) }}
+    {%- endif -%}
+    {%- set history_start = history_start | string -%}
+    {%- set as_of = as_of | string -%}
+
+    {%- set end = var('end_date') or as_of -%}
+    {%- if var('start_date') -%}
+        {%- set start = var('start_date') -%}
+    {%- elif is_incremental() -%}
+        {%- set last = run_query("select max(date_day) from " ~ this).rows[0][0] -%}
+        {%- if last is none -%}
+            {%- set start = history_start -%}
+        {%- else -%}
+            {%- set start = (modules.datetime.date.fromisoformat(last | string)
+                             - modules.datetime.timedelta(days=var('lookback_days') | int - 1)) | string -%}
+        {%- endif -%}
+    {%- else -%}
+        {%- set start = history_start -%}
+    {%- endif -%}
+    {%- set start = [start | string, history_start] | max -%}
+    {%- set end = [end | string, as_of] | min -%}
+    {%- if start > end -%}
+        {%- set start = end -%}
+    {%- endif -%}
+    {{ log("customer-day build window: " ~ start ~ " to " ~ end, info=False) }}
+    {{ return({'start': "cast('" ~ start ~ "' as date)", 'end': "cast('" ~ end ~ "' as date)",
+               'history_start': "cast('" ~ history_start ~ "' as date)",
+               'start_value': start, 'end_value': end}) }}
+{% endmacro %}

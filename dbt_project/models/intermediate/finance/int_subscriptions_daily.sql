@@ -1,0 +1,38 @@
+{#- Subscription state per customer per day: MRR in force, subscriptions running and
+    the next contract renewal date. A subscription covers days from its start date up
+    to, not including, its end date. Only days with a running subscription. -#}
+
+with subscriptions as (
+    select * from {{ ref('stg_billing__subscriptions') }}
+),
+
+calendar as (
+    select date_day from {{ ref('util_calendar') }}
+),
+
+subscription_days as (
+    select
+        subscriptions.customer_id,
+        calendar.date_day,
+        subscriptions.mrr,
+        case
+            when subscriptions.renewal_date >= calendar.date_day then subscriptions.renewal_date
+        end as upcoming_renewal_date
+    from subscriptions
+    inner join calendar
+        on calendar.date_day >= subscriptions.start_date
+        and (subscriptions.end_date is null or calendar.date_day < subscriptions.end_date)
+),
+
+final as (
+    select
+        customer_id,
+        date_day,
+        count(*) as active_subscriptions,
+        sum(mrr) as mrr,
+        min(upcoming_renewal_date) as next_renewal_date
+    from subscription_days
+    group by customer_id, date_day
+)
+
+select * from final

@@ -1,0 +1,38 @@
+{#- CSAT ratings (1-5) and NPS responses (0-10) per customer per day, with the day's
+    average scores. Only days with at least one rating or response. -#}
+
+with csat as (
+    select
+        customer_id,
+        rated_date as date_day,
+        count(*) as csat_responses,
+        avg(cast(csat_score as {{ dbt.type_float() }})) as csat_score_avg
+    from {{ ref('stg_support__csat_ratings') }}
+    group by customer_id, rated_date
+),
+
+nps as (
+    select
+        customer_id,
+        responded_date as date_day,
+        count(*) as nps_responses,
+        avg(cast(nps_score as {{ dbt.type_float() }})) as nps_score_avg
+    from {{ ref('stg_support__nps_responses') }}
+    group by customer_id, responded_date
+),
+
+final as (
+    select
+        coalesce(csat.customer_id, nps.customer_id) as customer_id,
+        coalesce(csat.date_day, nps.date_day) as date_day,
+        coalesce(csat.csat_responses, 0) as csat_responses,
+        csat.csat_score_avg,
+        coalesce(nps.nps_responses, 0) as nps_responses,
+        nps.nps_score_avg
+    from csat
+    full outer join nps
+        on csat.customer_id = nps.customer_id
+        and csat.date_day = nps.date_day
+)
+
+select * from final
