@@ -1,0 +1,197 @@
+"""Load a folder of raw files into the DuckDB warehouse, validated against the contract.
+
+    from churnguard.loader import load, LoadError
+    report = load(Path("seeds/sample"))          # -> LoadReport; print(report.format())
+    # raises LoadError(problems=[Problem, ...]) when anything is wrong
+
+Input: each raw table of `churnguard.contract` is one entry of ``source_dir``: a file
+``<system>__<name>.csv`` / ``.csv.gz`` / ``.parquet``, or a folder ``<system>__<name>/``
+of part files in one of those formats. Entries starting with ``_`` or ``.`` are
+ignored (``_truth/``); other unknown entries are warnings.
+
+Two phases:
+
+1. Validate, in a scratch in-memory DuckDB connection, never touching the warehouse:
+   file readable and non-empty, UTF-8, well-formed CSV lines, required columns
+   present, every value of the column's type, nulls, accepted values, min/max,
+   timestamps not in the future, currency = the reporting currency, unique primary
+   keys, and references between tables. EVERY problem is collected (with the first
+   `MAX_EXAMPLES` rows and the total count per problem) and raised together as one
+   `LoadError`.
+2. Write: attach the warehouse and, in ONE transaction, replace the 13 raw tables
+   (``raw_crm.accounts`` ...) and append to ``raw_meta.load_log``. A failure rolls
+   everything back; the previous raw data stays intact.
+
+Decisions (see the project's DECISIONS.md):
+
+- Full snapshot: a load replaces every raw table with the folder's contents; rows
+  absent from the folder disappear from ``raw_*``. All 13 tables are required; an
+  empty table is a header-only CSV (or a zero-row Parquet file); a 0-byte file is
+  an error.
+- Columns not in the contract are dropped, with a warning naming them; the raw
+  tables always have exactly the contract's columns and types. A missing optional
+  column (``required=False``) loads as null, with a warning.
+- Row numbers: CSV problems name ``line N`` (physical line, header = line 1);
+  Parquet problems name ``row index N`` (0-based, as pandas/pyarrow show it).
+- Future: event timestamps may be at most 1 hour ahead of the load's clock (clock
+  skew between source systems); dates at most today (UTC). Scheduled columns
+  (`checks.FUTURE_ALLOWED`: invoice due dates, subscription end and renewal) may be
+  in the future.
+- Empty strings are nulls (CSV cannot tell them apart); currency codes are compared
+  and stored trimmed and upper-cased (Stripe exports ``usd``); decimals are rounded
+  to 2 places.
+- Types in the warehouse: string VARCHAR, integer BIGINT, decimal DECIMAL(18,2),
+  boolean BOOLEAN, timestamp TIMESTAMP (naive UTC), date DATE.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+
+from churnguard import settings
+from churnguard.contract import tables_in_load_order
+
+from .loading.checks import FUTURE_ALLOWED, Settings, check_references, check_table
+from .loading.discovery import discover
+from .loading.report import LINE, MAX_EXAMPLES, ROW_INDEX, LoadError, LoadReport, Problem, TableLoad
+from .loading.sources import Stager, StagedTable
+from .loading import write as _write
+
+__all__ = [
+    "load", "validate", "LoadError", "LoadReport", "Problem", "TableLoad",
+    "FUTURE_TOLERANCE", "FUTURE_ALLOWED", "MAX_EXAMPLES", "LINE", "ROW_INDEX",
+]
+
+FUTURE_TOLERANCE = timedelta(hours=1)
+
+
+def _tolerance_text(tol: timedelta) -> str:
+    secs = int(tol.total_seconds())
+    if secs % 3600 == 0:
+        return f"{secs // 3600} h"
+    if secs % 60 == 0:
+        return f"{secs // 60} min"
+    return f"{secs} s"
+
+
+def _scratch(tmpdir: str) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:", config={"preserve_insertion_order": True, "temp_directory": tmpdir})
+    con.execute("SET enable_progress_bar = false")
+    # TIMESTAMPTZ -> TIMESTAMP conversions and offset-less text use the session zone: pin it to UTC.
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def validate(source_dir: Path | str, *, currency: str | None = None, now: datetime | None = None,
+             future_tolerance: timedelta = FUTURE_TOLERANCE) -> list[str]:
+    """Dry run: run every check of `load` without opening the warehouse.
+
+    Returns the warnings; raises `LoadError` exactly as `load` would.
+    """
+    source_dir = Path(source_dir).expanduser().resolve()
+    with tempfile.TemporaryDirectory(prefix="churnguard-validate-") as tmp:
+        con = _scratch(tmp)
+        try:
+            _, problems, warnings = _validate(con, source_dir, currency, now, future_tolerance)
+        finally:
+            con.close()
+    if problems:
+        raise LoadError(problems, warnings, source_dir)
+    return warnings
+
+
+def _validate(con, source_dir: Path, currency: str | None, now: datetime | None,
+              tolerance: timedelta) -> tuple[list[StagedTable], list[Problem], list[str]]:
+    problems: list[Problem] = []
+    warnings: list[str] = []
+    if not source_dir.is_dir():
+        problems.append(Problem("source_missing", f"source folder {source_dir} does not exist or is not a folder"))
+        return [], problems, warnings
+    now_utc = (now.astimezone(timezone.utc).replace(tzinfo=None) if now and now.tzinfo
+               else now or datetime.now(timezone.utc).replace(tzinfo=None))
+    s = Settings(currency=(currency or settings.reporting_currency()).strip().upper(),
+                 now=now_utc + tolerance, tolerance_text=_tolerance_text(tolerance),
+                 today=now_utc.date())
+
+    sources, found, warns = discover(source_dir)
+    problems += found
+    warnings += warns
+    stager = Stager(con, problems, warnings)
+    staged: dict[str, StagedTable] = {}
+    for t in tables_in_load_order():
+        src = sources.get(t.qualified_name)
+        if src is None:
+            continue
+        st = stager.stage(src)
+        if st is not None and check_table(con, st, s, problems, warnings):
+            staged[t.qualified_name] = st
+    for st in staged.values():
+        try:
+            check_references(con, st, staged, problems)
+        except duckdb.Error as e:
+            problems.append(Problem("unreadable", f"cannot read while checking references: {e}",
+                                    file=st.source.entry, table=st.table.qualified_name))
+    return list(staged.values()), problems, warnings
+
+
+def load(source_dir: Path | str, warehouse: Path | str | None = None, *, currency: str | None = None,
+         now: datetime | None = None, future_tolerance: timedelta = FUTURE_TOLERANCE) -> LoadReport:
+    """Validate every raw file in ``source_dir``, then replace the raw tables in ``warehouse``.
+
+    ``warehouse`` defaults to `settings.warehouse_path()` (parent folders are created);
+    ``currency`` overrides `settings.reporting_currency()`; ``now`` (default: the
+    clock) and ``future_tolerance`` define "in the future".
+
+    Raises `LoadError` listing every problem; then the warehouse is unchanged.
+    """
+    started = time.monotonic()
+    source_dir = Path(source_dir).expanduser().resolve()
+    wh = Path(warehouse).expanduser().resolve() if warehouse is not None else settings.warehouse_path()
+    tmp = tempfile.mkdtemp(prefix="churnguard-load-")
+    con = None
+    try:
+        con = _scratch(tmp)
+        staged, problems, warnings = _validate(con, source_dir, currency, now, future_tolerance)
+        if problems:
+            raise LoadError(problems, warnings, source_dir)
+
+        load_id = uuid.uuid4().hex
+        loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
+        try:
+            _write.attach(con, wh)
+        except (duckdb.Error, OSError) as e:
+            raise LoadError([Problem(
+                "warehouse_unavailable",
+                f"cannot open the warehouse: {e} (close other connections to it first: dbt, Dagster, "
+                f"a notebook or another duckdb.connect() on that file)", file=str(wh))],
+                warnings, source_dir) from e
+        try:
+            _write.write_snapshot(con, staged, load_id=load_id, loaded_at=loaded_at, source_dir=source_dir)
+        except Exception as e:
+            raise LoadError([Problem("write_failed", f"writing the raw tables failed and was rolled back: {e}",
+                                     file=str(wh))], warnings, source_dir, written=True) from e
+
+        tables = {
+            st.table.qualified_name: TableLoad(
+                table=st.table.qualified_name,
+                relation=f"{st.table.raw_schema}.{st.table.name}",
+                source=st.source.entry,
+                format=st.source.format,
+                files=[f.source.rel for f in st.files],
+                rows=st.rows,
+            )
+            for st in staged
+        }
+        return LoadReport(source_dir=source_dir, warehouse=wh, load_id=load_id, loaded_at=loaded_at,
+                          tables=tables, warnings=warnings, duration_seconds=time.monotonic() - started)
+    finally:
+        if con is not None:
+            con.close()
+        shutil.rmtree(tmp, ignore_errors=True)
