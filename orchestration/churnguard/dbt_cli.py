@@ -1,0 +1,72 @@
+"""Run dbt commands against the churnguard project and warehouse.
+
+dbt runs in a subprocess of the current interpreter (``python -m dbt.cli.main``), so
+the dbt that runs is always the one installed with churnguard, whatever is first on
+PATH, and each invocation starts with clean state.
+
+| variable | default | meaning |
+|---|---|---|
+| ``CHURNGUARD_DBT_TARGET_PATH`` | ``dbt_project/target`` | where dbt writes manifest and run results |
+| ``CHURNGUARD_DBT_LOG_PATH`` | ``dbt_project/logs`` | where dbt writes its log file |
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from churnguard import settings
+
+
+class DbtError(RuntimeError):
+    """A dbt command failed; the message carries the tail of its output."""
+
+
+def dbt_env(warehouse: Path | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["CHURNGUARD_WAREHOUSE"] = str(warehouse or settings.warehouse_path())
+    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    if "CHURNGUARD_DBT_TARGET_PATH" in os.environ:
+        env["DBT_TARGET_PATH"] = os.environ["CHURNGUARD_DBT_TARGET_PATH"]
+    if "CHURNGUARD_DBT_LOG_PATH" in os.environ:
+        env["DBT_LOG_PATH"] = os.environ["CHURNGUARD_DBT_LOG_PATH"]
+    return env
+
+
+def run_dbt(
+    args: Sequence[str],
+    *,
+    warehouse: Path | None = None,
+    dbt_vars: Mapping[str, Any] | None = None,
+    capture: bool = False,
+    check: bool = True,
+) -> subprocess.CompletedProcess:
+    """Run ``dbt <args>`` in the project directory against ``warehouse``.
+
+    ``dbt_vars`` are passed as ``--vars`` (JSON). With ``capture`` the output is
+    returned instead of streamed. Raises :class:`DbtError` when dbt fails and
+    ``check`` is true.
+    """
+    warehouse = Path(warehouse or settings.warehouse_path())
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "dbt.cli.main", *args]
+    command += ["--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR)]
+    if dbt_vars:
+        command += ["--vars", json.dumps(dict(dbt_vars))]
+    result = subprocess.run(
+        command,
+        cwd=settings.DBT_PROJECT_DIR,
+        env=dbt_env(warehouse),
+        capture_output=capture,
+        text=True,
+    )
+    if check and result.returncode != 0:
+        tail = ""
+        if capture:
+            tail = "\n".join((result.stdout or "").splitlines()[-40:])
+        raise DbtError(f"dbt {' '.join(args)} failed (exit {result.returncode})\n{tail}")
+    return result

@@ -1,0 +1,75 @@
+"""Shared fixtures: every test gets its own warehouse file and dbt target/log folders
+(through environment variables), so tests can run in parallel (pytest-xdist)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+from churnguard import settings  # noqa: E402
+
+SAMPLE_DIR = settings.SAMPLE_DATA_DIR
+
+
+@pytest.fixture(autouse=True)
+def isolated_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point CHURNGUARD_WAREHOUSE and dbt's target/log paths at this test's tmp dir."""
+    warehouse = tmp_path / "warehouse" / "churnguard.duckdb"
+    monkeypatch.setenv("CHURNGUARD_WAREHOUSE", str(warehouse))
+    monkeypatch.setenv("CHURNGUARD_DBT_TARGET_PATH", str(tmp_path / "dbt_target"))
+    monkeypatch.setenv("CHURNGUARD_DBT_LOG_PATH", str(tmp_path / "dbt_logs"))
+    return warehouse
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    if not (SAMPLE_DIR / "crm__accounts.csv").exists():
+        pytest.fail(f"the committed sample is missing from {SAMPLE_DIR} (regenerate with `make sample`)")
+    return SAMPLE_DIR
+
+
+def build_warehouse(data_dir: Path, root: Path, dbt_args: list[str] | None = None, dbt_vars: dict | None = None) -> Path:
+    """Load ``data_dir`` into a fresh warehouse under ``root`` and run dbt (default: build)."""
+    from churnguard.dbt_cli import run_dbt
+    from churnguard.loader import load
+
+    root.mkdir(parents=True, exist_ok=True)
+    warehouse = root / "churnguard.duckdb"
+    load(data_dir, warehouse)
+    env = {
+        "CHURNGUARD_DBT_TARGET_PATH": str(root / "dbt_target"),
+        "CHURNGUARD_DBT_LOG_PATH": str(root / "dbt_logs"),
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        run_dbt(dbt_args or ["build"], warehouse=warehouse, dbt_vars=dbt_vars, capture=True)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return warehouse
+
+
+@pytest.fixture(scope="session")
+def sample_warehouse(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Path:
+    """The committed sample loaded and fully built (`dbt build`: models, data and unit tests).
+
+    Session-scoped (once per xdist worker); tests must open it read-only."""
+    root = tmp_path_factory.mktemp("sample_warehouse")
+    return build_warehouse(sample_dir, root)
+
+
+def copy_warehouse(source: Path, destination_dir: Path) -> Path:
+    destination_dir.mkdir(parents=True, exist_ok=True)
+    target = destination_dir / source.name
+    shutil.copy(source, target)
+    return target
