@@ -49,8 +49,13 @@ def split_name(name: str) -> tuple[str, str | None]:
     return name.split(".", 1)[0], None
 
 
+DOCUMENTATION_SUFFIXES = (".md", ".txt", ".rst")
+
+
 def _ignored(name: str) -> bool:
-    return name.startswith("_") or name.startswith(".")
+    """Hidden and underscore entries (e.g. the generator's `_truth/`) and documentation
+    files (a README describing the export) are skipped silently."""
+    return name.startswith(("_", ".")) or name.lower().endswith(DOCUMENTATION_SUFFIXES)
 
 
 def discover(source_dir: Path) -> tuple[dict[str, TableSource], list[Problem], list[str]]:
