@@ -10,9 +10,10 @@
     - activity: each login day d covers [d, d + churn_inactivity_days); the churn date
       is the day the customer reaches churn_inactivity_days without a login.
     - order: each completed-order day covers [d, d + churn_no_order_days).
-    For activity and order customers the account's creation (or the history start,
-    when it was created earlier) also opens a coverage interval, so a new customer is
-    not churned before it had time to log in or order.
+    For activity and order customers the account's creation opens a coverage interval
+    that lasts the threshold counted from the creation (or from the history start, for
+    accounts created earlier), so a new customer is not churned before it had time to
+    log in or order, and an older one not for activity before the data begins.
     A spell after the first is a reactivation. Spells end after as_of_date are open. -#}
 
 with accounts as (
@@ -39,6 +40,7 @@ customers as (
     select
         accounts.customer_id,
         coalesce(accounts.business_model, '{{ var("churn_definition") }}') as churn_definition,
+        accounts.created_date,
         case
             when accounts.created_date < bounds.history_start_date then bounds.history_start_date
             else accounts.created_date
@@ -87,10 +89,12 @@ order_coverage as (
 ),
 
 anchor_coverage as (
+    -- From the account's creation; the inactivity clock runs from the anchor (the
+    -- history start for older accounts, whose earlier activity is not in the data).
     select
         customer_id,
         churn_definition,
-        anchor_date as cover_start_date,
+        created_date as cover_start_date,
         case
             when churn_definition = 'activity'
                 then {{ add_days('anchor_date', var('churn_inactivity_days')) }}

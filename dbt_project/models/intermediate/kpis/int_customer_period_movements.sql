@@ -1,0 +1,229 @@
+{#- One row per customer per reporting period (month and quarter): whether the customer
+    was active at the start and at the end, started, reactivated or churned in the
+    period, its MRR at both boundaries split into movements, its revenue, and its
+    survey answers. The KPI marts add these rows up by segment; the per-customer
+    identity at_start + new + reactivated - churned = at_end holds on every row. -#}
+
+with periods as (
+    select * from {{ ref('util_periods') }}
+),
+
+accounts as (
+    select * from {{ ref('stg_crm__accounts') }}
+),
+
+spells as (
+    select * from {{ ref('int_customer_lifecycle_spells') }}
+),
+
+subscriptions as (
+    select * from {{ ref('stg_billing__subscriptions') }}
+),
+
+invoices as (
+    select * from {{ ref('stg_billing__invoices') }}
+    where invoice_status != 'void'
+),
+
+nps as (
+    select * from {{ ref('stg_support__nps_responses') }}
+),
+
+csat as (
+    select * from {{ ref('stg_support__csat_ratings') }}
+),
+
+customer_periods as (
+    select
+        accounts.customer_id,
+        periods.period_id,
+        periods.period_grain,
+        periods.period_start_date,
+        periods.period_end_date,
+        periods.day_before_period_start
+    from accounts
+    cross join periods
+),
+
+lifecycle as (
+    select
+        customer_periods.period_id,
+        customer_periods.customer_id,
+        max(case
+            when spells.spell_start_date < customer_periods.period_start_date
+                and (spells.churn_date is null or spells.churn_date >= customer_periods.period_start_date)
+                then 1 else 0
+        end) as is_active_at_start,
+        sum(case
+            when spells.spell_number = 1
+                and spells.spell_start_date between customer_periods.period_start_date and customer_periods.period_end_date
+                then 1 else 0
+        end) as new_customer,
+        sum(case
+            when spells.spell_number > 1
+                and spells.spell_start_date between customer_periods.period_start_date and customer_periods.period_end_date
+                then 1 else 0
+        end) as reactivations,
+        sum(case
+            when spells.churn_date between customer_periods.period_start_date and customer_periods.period_end_date
+                then 1 else 0
+        end) as churns,
+        max(case
+            when spells.spell_start_date <= customer_periods.period_end_date
+                and (spells.churn_date is null or spells.churn_date > customer_periods.period_end_date)
+                then 1 else 0
+        end) as is_active_at_end,
+        max(case when spells.spell_start_date <= customer_periods.period_end_date then 1 else 0 end)
+            as has_started
+    from customer_periods
+    inner join spells
+        on customer_periods.customer_id = spells.customer_id
+    group by customer_periods.period_id, customer_periods.customer_id
+),
+
+mrr as (
+    select
+        customer_periods.period_id,
+        customer_periods.customer_id,
+        sum(case
+            when subscriptions.start_date <= customer_periods.day_before_period_start
+                and (subscriptions.end_date is null or subscriptions.end_date > customer_periods.day_before_period_start)
+                then subscriptions.mrr else 0
+        end) as mrr_at_start,
+        sum(case
+            when subscriptions.start_date <= customer_periods.period_end_date
+                and (subscriptions.end_date is null or subscriptions.end_date > customer_periods.period_end_date)
+                then subscriptions.mrr else 0
+        end) as mrr_at_end,
+        min(subscriptions.start_date) as first_subscription_date
+    from customer_periods
+    inner join subscriptions
+        on customer_periods.customer_id = subscriptions.customer_id
+    group by customer_periods.period_id, customer_periods.customer_id
+),
+
+revenue as (
+    select
+        customer_periods.period_id,
+        customer_periods.customer_id,
+        sum(case
+            when invoices.issued_date between customer_periods.period_start_date and customer_periods.period_end_date
+                then invoices.amount_due else 0
+        end) as period_revenue,
+        sum(case
+            when invoices.issued_date <= customer_periods.period_end_date then invoices.amount_due else 0
+        end) as revenue_to_date
+    from customer_periods
+    inner join invoices
+        on customer_periods.customer_id = invoices.customer_id
+    group by customer_periods.period_id, customer_periods.customer_id
+),
+
+nps_counts as (
+    select
+        customer_periods.period_id,
+        customer_periods.customer_id,
+        count(*) as nps_responses,
+        sum(case when nps.nps_score >= 9 then 1 else 0 end) as nps_promoters,
+        sum(case when nps.nps_score between 7 and 8 then 1 else 0 end) as nps_passives,
+        sum(case when nps.nps_score <= 6 then 1 else 0 end) as nps_detractors
+    from customer_periods
+    inner join nps
+        on customer_periods.customer_id = nps.customer_id
+        and nps.responded_date between customer_periods.period_start_date and customer_periods.period_end_date
+    group by customer_periods.period_id, customer_periods.customer_id
+),
+
+csat_counts as (
+    select
+        customer_periods.period_id,
+        customer_periods.customer_id,
+        count(*) as csat_responses,
+        sum(case when csat.csat_score >= 4 then 1 else 0 end) as csat_satisfied
+    from customer_periods
+    inner join csat
+        on customer_periods.customer_id = csat.customer_id
+        and csat.rated_date between customer_periods.period_start_date and customer_periods.period_end_date
+    group by customer_periods.period_id, customer_periods.customer_id
+),
+
+joined as (
+    select
+        customer_periods.*,
+        coalesce(lifecycle.is_active_at_start, 0) as is_active_at_start,
+        coalesce(lifecycle.new_customer, 0) as new_customer,
+        coalesce(lifecycle.reactivations, 0) as reactivations,
+        coalesce(lifecycle.churns, 0) as churns,
+        coalesce(lifecycle.is_active_at_end, 0) as is_active_at_end,
+        coalesce(lifecycle.has_started, 0) as has_started,
+        coalesce(mrr.mrr_at_start, 0) as mrr_at_start,
+        coalesce(mrr.mrr_at_end, 0) as mrr_at_end,
+        mrr.first_subscription_date,
+        coalesce(revenue.period_revenue, 0) as period_revenue,
+        coalesce(revenue.revenue_to_date, 0) as revenue_to_date,
+        coalesce(nps_counts.nps_responses, 0) as nps_responses,
+        coalesce(nps_counts.nps_promoters, 0) as nps_promoters,
+        coalesce(nps_counts.nps_passives, 0) as nps_passives,
+        coalesce(nps_counts.nps_detractors, 0) as nps_detractors,
+        coalesce(csat_counts.csat_responses, 0) as csat_responses,
+        coalesce(csat_counts.csat_satisfied, 0) as csat_satisfied
+    from customer_periods
+    left join lifecycle
+        on customer_periods.period_id = lifecycle.period_id
+        and customer_periods.customer_id = lifecycle.customer_id
+    left join mrr
+        on customer_periods.period_id = mrr.period_id
+        and customer_periods.customer_id = mrr.customer_id
+    left join revenue
+        on customer_periods.period_id = revenue.period_id
+        and customer_periods.customer_id = revenue.customer_id
+    left join nps_counts
+        on customer_periods.period_id = nps_counts.period_id
+        and customer_periods.customer_id = nps_counts.customer_id
+    left join csat_counts
+        on customer_periods.period_id = csat_counts.period_id
+        and customer_periods.customer_id = csat_counts.customer_id
+),
+
+final as (
+    select
+        {{ surrogate_key(['period_id', 'customer_id']) }} as customer_period_id,
+        customer_id,
+        period_id,
+        period_grain,
+        period_start_date,
+        period_end_date,
+        is_active_at_start,
+        new_customer,
+        reactivations,
+        churns,
+        case when is_active_at_start = 1 and churns > 0 then 1 else 0 end as churned_from_start,
+        is_active_at_end,
+        has_started,
+        mrr_at_start,
+        mrr_at_end,
+        case
+            when mrr_at_start = 0 and mrr_at_end > 0 and first_subscription_date >= period_start_date
+                then mrr_at_end else 0
+        end as new_mrr,
+        case
+            when mrr_at_start = 0 and mrr_at_end > 0 and first_subscription_date < period_start_date
+                then mrr_at_end else 0
+        end as reactivation_mrr,
+        case when mrr_at_start > 0 and mrr_at_end > mrr_at_start then mrr_at_end - mrr_at_start else 0 end
+            as expansion_mrr,
+        case when mrr_at_end > 0 and mrr_at_end < mrr_at_start then mrr_at_start - mrr_at_end else 0 end
+            as contraction_mrr,
+        case when mrr_at_start > 0 and mrr_at_end = 0 then mrr_at_start else 0 end as churned_mrr,
+        period_revenue,
+        revenue_to_date,
+        nps_responses,
+        nps_promoters,
+        nps_passives,
+        nps_detractors,
+        csat_responses,
+        csat_satisfied
+    from joined
+)
+
+select * from final
