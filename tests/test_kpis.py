@@ -108,3 +108,32 @@ def test_identities_hold_for_every_month_and_segment(kpi_monthly):
     ].sum()
     overall = kpi_monthly[kpi_monthly["segment"] == "all"].set_index("period_start_date")[by_segment.columns]
     pd.testing.assert_frame_equal(by_segment.sort_index(), overall.sort_index(), check_dtype=False)
+
+
+def _wilson(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    p = successes / trials
+    centre = p + z * z / (2 * trials)
+    spread = z * ((p * (1 - p) / trials + z * z / (4 * trials * trials)) ** 0.5)
+    return (centre - spread) / (1 + z * z / trials), (centre + spread) / (1 + z * z / trials)
+
+
+def test_playbook_save_rates_carry_wilson_intervals(sample_warehouse):
+    con = duckdb.connect(str(sample_warehouse), read_only=True)
+    try:
+        outcomes = con.execute("select * from marts.kpi_playbook_outcomes").df()
+        episodes = con.execute("select applied_playbook, save_outcome from marts.kpi_alert_outcomes").df()
+    finally:
+        con.close()
+    decided = outcomes[outcomes["decided_episodes"] > 0]
+    assert len(decided) >= 3
+    for row in decided.itertuples():
+        low, high = _wilson(row.saved_episodes, row.decided_episodes)
+        assert abs(row.save_rate_ci_lower - low) < 1e-9 and abs(row.save_rate_ci_upper - high) < 1e-9
+        assert 0 <= row.save_rate_ci_lower <= row.save_rate <= row.save_rate_ci_upper <= 1
+    # Counts per applied playbook add up to the episodes in kpi_alert_outcomes.
+    counts = episodes.groupby(["applied_playbook", "save_outcome"]).size().unstack(fill_value=0)
+    by_playbook = outcomes[outcomes["comparison"] == "applied_playbook"].set_index("group_value")
+    for playbook, row in counts.iterrows():
+        assert by_playbook.loc[playbook, "saved_episodes"] == row.get("saved", 0)
+        assert by_playbook.loc[playbook, "lost_episodes"] == row.get("churned", 0)
+        assert by_playbook.loc[playbook, "pending_episodes"] == row.get("pending", 0)

@@ -26,6 +26,41 @@ segment_membership as (
     select customer_id, 'all' as segment from customers
 ),
 
+alert_outcomes as (
+    select * from {{ ref('kpi_alert_outcomes') }}
+),
+
+-- A warned customer: a red or yellow episode opened in the period; its outcome is that
+-- of its first such episode in the period.
+warned_episodes as (
+    select
+        periods.period_id,
+        alert_outcomes.customer_id,
+        alert_outcomes.save_outcome,
+        row_number() over (
+            partition by periods.period_id, alert_outcomes.customer_id
+            order by alert_outcomes.opened_date, alert_outcomes.alert_id
+        ) as episode_rank
+    from alert_outcomes
+    inner join periods
+        on alert_outcomes.opened_date between periods.period_start_date and periods.period_end_date
+),
+
+warned_totals as (
+    select
+        warned_episodes.period_id,
+        segment_membership.segment,
+        count(*) as warned_customers,
+        sum(case when warned_episodes.save_outcome = 'saved' then 1 else 0 end) as saved_customers,
+        sum(case when warned_episodes.save_outcome = 'churned' then 1 else 0 end) as lost_customers,
+        sum(case when warned_episodes.save_outcome = 'pending' then 1 else 0 end) as pending_save_customers
+    from warned_episodes
+    inner join segment_membership
+        on warned_episodes.customer_id = segment_membership.customer_id
+    where warned_episodes.episode_rank = 1
+    group by warned_episodes.period_id, segment_membership.segment
+),
+
 totals as (
     select
         movements.period_id,
@@ -65,6 +100,12 @@ rates as (
         periods.months_in_period,
         periods.is_complete_period,
         totals.*,
+        coalesce(warned_totals.warned_customers, 0) as warned_customers,
+        coalesce(warned_totals.saved_customers, 0) as saved_customers,
+        coalesce(warned_totals.lost_customers, 0) as lost_customers,
+        coalesce(warned_totals.pending_save_customers, 0) as pending_save_customers,
+        cast(warned_totals.saved_customers as {{ ratio_type }})
+            / nullif(warned_totals.saved_customers + warned_totals.lost_customers, 0) as save_rate,
         cast(totals.churned_from_start_customers as {{ ratio_type }})
             / nullif(totals.customers_at_start, 0) as customer_churn_rate,
         cast(totals.customers_at_end - totals.new_customers - totals.reactivated_customers as {{ ratio_type }})
@@ -84,6 +125,9 @@ rates as (
     from totals
     inner join periods
         on totals.period_id = periods.period_id
+    left join warned_totals
+        on totals.period_id = warned_totals.period_id
+        and totals.segment = warned_totals.segment
 ),
 
 with_derived as (
@@ -119,6 +163,13 @@ final as (
         cast(retention_rate_target as {{ ratio_type }}) as retention_rate_target,
         customer_retention_rate > retention_rate_target as retention_rate_target_met,
         cast(end_to_start_customer_ratio as {{ ratio_type }}) as end_to_start_customer_ratio,
+        cast(warned_customers as {{ dbt.type_bigint() }}) as warned_customers,
+        cast(saved_customers as {{ dbt.type_bigint() }}) as saved_customers,
+        cast(lost_customers as {{ dbt.type_bigint() }}) as lost_customers,
+        cast(pending_save_customers as {{ dbt.type_bigint() }}) as pending_save_customers,
+        cast(save_rate as {{ ratio_type }}) as save_rate,
+        cast({{ var('kpi_target_min_save_rate') }} as {{ ratio_type }}) as save_rate_target,
+        save_rate > {{ var('kpi_target_min_save_rate') }} as save_rate_target_met,
         cast(mrr_at_start as {{ ratio_type }}) as mrr_at_start,
         cast(new_mrr as {{ ratio_type }}) as new_mrr,
         cast(reactivation_mrr as {{ ratio_type }}) as reactivation_mrr,

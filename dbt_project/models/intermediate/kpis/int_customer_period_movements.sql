@@ -2,7 +2,12 @@
     was active at the start and at the end, started, reactivated or churned in the
     period, its MRR at both boundaries split into movements, its revenue, and its
     survey answers. The KPI marts add these rows up by segment; the per-customer
-    identity at_start + new + reactivated - churned = at_end holds on every row. -#}
+    identity at_start + new + reactivated - churned = at_end holds on every row.
+
+    A table, not a view: two KPI marts and 30-odd tests read it, and a view would be
+    recomputed by each of them (see docs/BENCHMARKS.md). -#}
+
+{{ config(materialized='table') }}
 
 with periods as (
     select * from {{ ref('util_periods') }}
