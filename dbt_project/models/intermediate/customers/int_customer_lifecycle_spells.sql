@@ -14,7 +14,12 @@
     that lasts the threshold counted from the creation (or from the history start, for
     accounts created earlier), so a new customer is not churned before it had time to
     log in or order, and an older one not for activity before the data begins.
-    A spell after the first is a reactivation. Spells end after as_of_date are open. -#}
+    A spell after the first is a reactivation. Spells end after as_of_date are open.
+
+    A table, not a view: the customer-day facts, dimensions, KPIs and their tests all
+    read it, and a view would be recomputed by each of them (see docs/BENCHMARKS.md). -#}
+
+{{ config(materialized='table') }}
 
 with accounts as (
     select * from {{ ref('stg_crm__accounts') }}

@@ -48,27 +48,49 @@ orders_daily as (
 
 invoices_daily as (
     select * from {{ ref('int_invoices_daily') }}
+    where date_day >= {{ read_from }}
+        and date_day <= {{ window.end }}
 ),
 
 receivables_daily as (
     select * from {{ ref('int_receivables_daily') }}
+    where date_day >= {{ read_from }}
+        and date_day <= {{ window.end }}
 ),
 
 subscriptions_daily as (
     select * from {{ ref('int_subscriptions_daily') }}
+    where date_day >= {{ read_from }}
+        and date_day <= {{ window.end }}
 ),
 
 tickets_daily as (
     select * from {{ ref('int_tickets_daily') }}
+    where date_day >= {{ read_from }}
+        and date_day <= {{ window.end }}
 ),
 
 open_tickets_daily as (
     select * from {{ ref('int_open_tickets_daily') }}
+    where date_day >= {{ read_from }}
+        and date_day <= {{ window.end }}
 ),
 
 satisfaction_daily as (
     select * from {{ ref('int_satisfaction_daily') }}
 ),
+
+-- The day join reads only the days this run reads (the expansions above, such as
+-- subscription-days, are filtered before they are built), so a nightly run's cost
+-- follows its window; prior state below still reads the full daily aggregates.
+{%- for name in ['usage_daily', 'interactions_daily', 'orders_daily', 'satisfaction_daily'] %}
+
+{{ name }}_in_range as (
+    select * from {{ name }}
+    where date_day >= {{ read_from }}
+        and date_day <= {{ window.end }}
+),
+{%- endfor %}
 
 customer_days as (
     select
@@ -149,13 +171,13 @@ joined as (
         prior_last_csat.last_csat_date as prior_last_csat_date,
         prior_last_nps.last_nps_date as prior_last_nps_date
     from customer_days
-    left join usage_daily
+    left join usage_daily_in_range as usage_daily
         on customer_days.customer_id = usage_daily.customer_id
         and customer_days.date_day = usage_daily.date_day
-    left join interactions_daily
+    left join interactions_daily_in_range as interactions_daily
         on customer_days.customer_id = interactions_daily.customer_id
         and customer_days.date_day = interactions_daily.date_day
-    left join orders_daily
+    left join orders_daily_in_range as orders_daily
         on customer_days.customer_id = orders_daily.customer_id
         and customer_days.date_day = orders_daily.date_day
     left join invoices_daily
@@ -173,7 +195,7 @@ joined as (
     left join open_tickets_daily
         on customer_days.customer_id = open_tickets_daily.customer_id
         and customer_days.date_day = open_tickets_daily.date_day
-    left join satisfaction_daily
+    left join satisfaction_daily_in_range as satisfaction_daily
         on customer_days.customer_id = satisfaction_daily.customer_id
         and customer_days.date_day = satisfaction_daily.date_day
     left join prior_last_login

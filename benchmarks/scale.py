@@ -1,0 +1,607 @@
+"""Scale benchmark: generate, load, build and deliver at size S, M or L, and compare
+every step with a lower-bound reference pass.
+
+    .venv/bin/python benchmarks/scale.py --size S|M|L [--out docs/BENCHMARKS.md]
+                                         [--check] [--workdir DIR] [--history-days N]
+
+Sizes: S = 1,000 customers x 365 days, M = 10,000 x 730, L = 100,000 x 730.
+
+Every step runs as a subprocess (the `churnguard` CLI, or benchmarks/reference_pass.py)
+with the same DuckDB settings (the dbt profile's: CHURNGUARD_DUCKDB_MEMORY_LIMIT, default
+6GB, 2 threads, temp directory next to the warehouse); its wall time and peak resident
+memory (``wait4`` ru_maxrss: the largest process of the step, dbt and DuckDB run in one)
+are recorded. Steps:
+
+1. generate    ``churnguard generate`` (Parquet)
+2. load        ``churnguard load``
+3. reference   one DuckDB statement reading every raw table once, aggregated to
+               customer x day (benchmarks/reference_pass.py); the ratio column divides
+               each step by it
+4. full build  ``dbt build --vars {as_of_date: <as-of - 1>}``: every model and test from
+               an empty warehouse, as the warehouse was the day before the as-of date
+5. nightly     ``churnguard build``: what the nightly job runs (incremental models for
+               the new day plus the lookback, tables rebuilt, every test)
+6. incremental ``dbt run`` of the incremental models alone over the nightly window
+7. backfill    ``dbt run`` of the incremental models over 7 days
+8. quality     ``churnguard quality`` (the Great Expectations gate)
+9. delivery    ``churnguard sync`` (default files destination)
+
+``--history-days N`` also builds an N-day dataset of the same customers and times its
+nightly run, to show whether nightly cost grows with history. Results are stored in
+benchmarks/results/<size>.json (a ``--check`` run without ``--out`` keeps them in its
+workdir); ``--out`` renders every stored size into one Markdown
+file. ``--check`` exits 1 on gross regressions only: a failed step, an incremental run
+slower than the full build, or a step's peak memory above the DuckDB memory limit plus
+1 GiB for dbt and Python.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS_DIR = REPO / "benchmarks" / "results"
+PYTHON = Path(sys.executable)
+CHURNGUARD = [str(PYTHON), "-m", "churnguard.cli"]
+START_DATE = "2024-01-01"  # 730 days end before today: the loader rejects future events
+SEED = 1
+SIZES = {"S": (1_000, 365), "M": (10_000, 730), "L": (100_000, 730)}
+INCREMENTAL = "config.materialized:incremental"
+GIB = 1024**3
+
+STEP_LABELS = {
+    "generate": "generate raw data",
+    "load": "load (validate + write raw tables)",
+    "reference": "**reference pass** (lower bound)",
+    "full_build": "full `dbt build` (models + tests)",
+    "nightly_build": "nightly `dbt build` (1 new day)",
+    "incremental_run": "nightly incremental models only",
+    "backfill_week": "one-week backfill (incremental models)",
+    "quality": "quality gate (`churnguard quality`)",
+    "delivery": "file delivery (`churnguard sync`)",
+}
+
+
+def memory_limit_bytes() -> int:
+    text = os.environ.get("CHURNGUARD_DUCKDB_MEMORY_LIMIT", "6GB").strip().upper()
+    match = re.fullmatch(r"([\d.]+)\s*(GIB|GB|MIB|MB)", text)
+    if not match:
+        raise SystemExit(f"cannot read CHURNGUARD_DUCKDB_MEMORY_LIMIT={text!r}; write it like 6GB")
+    number, unit = float(match.group(1)), match.group(2)
+    factor = {"GIB": GIB, "GB": 1000**3, "MIB": 1024**2, "MB": 1000**2}[unit]
+    return int(number * factor)
+
+
+def machine() -> dict:
+    with open("/proc/meminfo") as handle:
+        total_kb = int(handle.readline().split()[1])
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            model = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), "")
+    except OSError:
+        pass
+    import dbt.version
+    import duckdb
+
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(total_kb / 1024**2, 1),
+        "cpu": model or platform.processor(),
+        "duckdb": duckdb.__version__,
+        "dbt": dbt.version.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def load_average() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+class Bench:
+    def __init__(self, size: str, workdir: Path, results_path: Path) -> None:
+        self.size = size
+        self.results_path = results_path
+        self.workdir = workdir
+        self.logs = workdir / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.result: dict = {"size": size, "steps": {}, "history": {}}
+
+    def env(self, tag: str) -> dict[str, str]:
+        env = dict(os.environ)
+        warehouse = self.workdir / f"{tag}.duckdb"
+        env["CHURNGUARD_WAREHOUSE"] = str(warehouse)
+        env["CHURNGUARD_DBT_TARGET_PATH"] = str(self.workdir / f"{tag}_dbt_target")
+        env["CHURNGUARD_DBT_LOG_PATH"] = str(self.workdir / f"{tag}_dbt_logs")
+        env.setdefault("CHURNGUARD_DUCKDB_MEMORY_LIMIT", "6GB")
+        env["CHURNGUARD_DUCKDB_TEMP_DIR"] = str(self.workdir / f"{tag}_duckdb_tmp")
+        env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+        env.pop("CHURNGUARD_DESTINATIONS_FILE", None)
+        return env
+
+    def measure(self, name: str, command: list[str], env: dict[str, str]) -> dict:
+        """Run ``command``; return wall seconds, peak RSS and exit status."""
+        log = self.logs / f"{name}.log"
+        print(f"[{datetime.now(timezone.utc):%H:%M:%S}] {name}: {' '.join(command)}", flush=True)
+        load_before = load_average()
+        with open(log, "w") as out:
+            started = time.perf_counter()
+            process = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=self.workdir, start_new_session=True
+            )
+            try:
+                _, status, usage = os.wait4(process.pid, 0)
+            except BaseException:  # interrupted: stop the step's whole process group
+                os.killpg(process.pid, signal.SIGTERM)
+                raise
+            seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        step = {
+            "seconds": round(seconds, 2),
+            "peak_rss_bytes": usage.ru_maxrss * 1024,
+            "exit": process.returncode,
+            "load_before": load_before,
+            "log": str(log),
+        }
+        print(
+            f"    {seconds:9.1f} s  peak {step['peak_rss_bytes'] / GIB:5.2f} GiB  exit {step['exit']}"
+            f"  (load {load_before})",
+            flush=True,
+        )
+        return step
+
+    def record(self, key: str, step: dict, scope: dict | None = None, required: bool = False) -> dict:
+        (scope if scope is not None else self.result["steps"])[key] = step
+        self.save()
+        if required and step["exit"] != 0:
+            raise SystemExit(f"{key} failed (exit {step['exit']}); see {step['log']}")
+        return step
+
+    def save(self) -> None:
+        self.results_path.parent.mkdir(parents=True, exist_ok=True)
+        self.results_path.write_text(json.dumps(self.result, indent=2, default=str) + "\n")
+
+    # ---------------------------------------------------------------- steps
+    def generate(self, customers: int, days: int, raw: Path, key: str, scope: dict | None = None) -> None:
+        if raw.exists():
+            shutil.rmtree(raw)
+        command = [*CHURNGUARD, "generate", "--customers", str(customers), "--days", str(days),
+                   "--seed", str(SEED), "--start", START_DATE, "--format", "parquet", "--out", str(raw)]
+        self.record(key, self.measure(key, command, self.env("unused")), scope, required=True)
+
+    def load(self, raw: Path, tag: str, key: str, scope: dict | None = None) -> None:
+        for leftover in self.workdir.glob(f"{tag}.duckdb*"):
+            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+        self.record(key, self.measure(key, [*CHURNGUARD, "load", str(raw)], self.env(tag)), scope, required=True)
+
+    def dbt(self, key: str, tag: str, args: list[str], scope: dict | None = None, vars_: dict | None = None) -> dict:
+        command = [*CHURNGUARD, "dbt", "--", *args]
+        if vars_:
+            command += ["--vars", json.dumps(vars_)]
+        step = self.measure(key, command, self.env(tag))
+        step.update(self.dbt_timings(tag, key))
+        return self.record(key, step, scope)
+
+    def build(self, key: str, tag: str, scope: dict | None = None, as_of: str | None = None) -> dict:
+        """``churnguard build``; with ``as_of`` the warehouse is built as it was that day
+        (var as_of_date: facts, tables and tests all end then)."""
+        if as_of:
+            command = [*CHURNGUARD, "dbt", "--", "build", "--vars", json.dumps({"as_of_date": as_of})]
+        else:
+            command = [*CHURNGUARD, "build"]
+        step = self.measure(key, command, self.env(tag))
+        step.update(self.dbt_timings(tag, key))
+        return self.record(key, step, scope)
+
+    def dbt_timings(self, tag: str, key: str) -> dict:
+        """Summed execution times from run_results.json (models, tests), the slowest
+        nodes, and a copy of the artifact next to the step's log."""
+        path = self.workdir / f"{tag}_dbt_target" / "run_results.json"
+        if not path.exists():
+            return {}
+        shutil.copy(path, self.logs / f"{key}.run_results.json")
+        artifact = json.loads(path.read_text())
+        results = artifact["results"]
+        by_kind: dict[str, float] = {}
+        incremental = 0.0
+        for node in results:
+            kind = node["unique_id"].split(".")[0]
+            by_kind[kind] = by_kind.get(kind, 0.0) + node["execution_time"]
+            if node["unique_id"].split(".")[-1] in INCREMENTAL_MODELS and kind == "model":
+                incremental += node["execution_time"]
+        slowest = sorted(results, key=lambda n: -n["execution_time"])[:6]
+        return {
+            "dbt_elapsed_seconds": round(artifact.get("elapsed_time") or 0.0, 1),
+            "dbt_seconds_by_kind": {k: round(v, 1) for k, v in by_kind.items()},
+            "dbt_incremental_model_seconds": round(incremental, 1),
+            "dbt_slowest": [[n["unique_id"].split(".", 2)[-1], round(n["execution_time"], 1)] for n in slowest],
+            "dbt_failures": sum(1 for n in results if n["status"] in ("error", "fail")),
+        }
+
+    def reference(self, tag: str, first_day: str, last_day: str) -> None:
+        command = [str(PYTHON), str(REPO / "benchmarks" / "reference_pass.py"),
+                   "--warehouse", str(self.workdir / f"{tag}.duckdb"),
+                   "--scratch", str(self.workdir / "reference.duckdb"),
+                   "--first-day", first_day, "--last-day", last_day]
+        step = self.measure("reference", command, self.env(tag))
+        output = (self.logs / "reference.log").read_text().strip().splitlines()
+        if step["exit"] == 0 and output:
+            figures = json.loads(output[-1])
+            step["query_seconds"] = round(figures["seconds"], 2)
+            step["rows"] = figures["rows"]
+        self.record("reference", step)
+        (self.workdir / "reference.duckdb").unlink(missing_ok=True)
+
+    def as_of_date(self, tag: str) -> date:
+        """Build the clock (util_date_bounds and the staging views under it) and read it."""
+        import duckdb
+
+        self.dbt(f"clock_{tag}", tag, ["run", "--select", "+util_date_bounds"], scope={})
+        con = duckdb.connect(str(self.workdir / f"{tag}.duckdb"), read_only=True)
+        try:
+            return con.execute("select as_of_date from utilities.util_date_bounds").fetchone()[0]
+        finally:
+            con.close()
+
+    def raw_counts(self, tag: str) -> dict[str, int]:
+        import duckdb
+
+        con = duckdb.connect(str(self.workdir / f"{tag}.duckdb"), read_only=True)
+        try:
+            tables = con.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_schema like 'raw\\_%' escape '\\' and table_schema != 'raw_meta' order by 1, 2"
+            ).fetchall()
+            return {f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0] for s, t in tables}
+        finally:
+            con.close()
+
+    def model_counts(self, tag: str) -> dict[str, int]:
+        import duckdb
+
+        con = duckdb.connect(str(self.workdir / f"{tag}.duckdb"), read_only=True)
+        counts = {}
+        try:
+            for relation in ("marts.fct_customer_day", "marts.health_scores", "marts.customer_alerts"):
+                try:
+                    counts[relation] = con.execute(f"select count(*) from {relation}").fetchone()[0]
+                except duckdb.Error:
+                    pass
+        finally:
+            con.close()
+        return counts
+
+    def nightly(self, tag: str, as_of: date, scope: dict | None, prefix: str = "") -> None:
+        """Facts up to the day before, then the nightly build; then the incremental
+        models alone over the same window (new day + lookback)."""
+        self.build(f"{prefix}nightly_build", tag, scope)
+        window_start = (as_of - timedelta(days=3)).isoformat()
+        self.dbt(f"{prefix}incremental_run", tag, ["run", "--select", INCREMENTAL], scope,
+                 {"start_date": window_start, "end_date": as_of.isoformat()})
+
+
+def incremental_models() -> set[str]:
+    models = set()
+    for sql in (REPO / "dbt_project" / "models").rglob("*.sql"):
+        if re.search(r"materialized\s*=\s*['\"]incremental['\"]", sql.read_text()):
+            models.add(sql.stem)
+    return models
+
+
+INCREMENTAL_MODELS = incremental_models()
+
+
+def run_size(size: str, workdir: Path, history_days: int | None, results_path: Path, stop_after: str | None = None) -> dict:
+    customers, days = SIZES[size]
+    workdir.mkdir(parents=True, exist_ok=True)
+    bench = Bench(size, workdir, results_path)
+    first_day = date.fromisoformat(START_DATE)
+    last_day = first_day + timedelta(days=days - 1)
+    bench.result.update(
+        customers=customers,
+        days=days,
+        started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        machine=machine(),
+        memory_limit=os.environ.get("CHURNGUARD_DUCKDB_MEMORY_LIMIT", "6GB"),
+        load_at_start=load_average(),
+    )
+    raw = workdir / "raw"
+    bench.generate(customers, days, raw, "generate")
+    bench.load(raw, "wh", "load")
+    bench.result["raw_rows"] = bench.raw_counts("wh")
+    bench.reference("wh", first_day.isoformat(), last_day.isoformat())
+    if stop_after == "reference":
+        bench.result["finished_at"] = "stopped after the reference pass (--stop-after reference)"
+        bench.save()
+        return bench.result
+    as_of = bench.as_of_date("wh")
+    bench.result["as_of_date"] = as_of.isoformat()
+    bench.build("full_build", "wh", as_of=(as_of - timedelta(days=1)).isoformat())
+    bench.nightly("wh", as_of, None)
+    backfill_end = as_of - timedelta(days=7)
+    bench.dbt("backfill_week", "wh", ["run", "--select", INCREMENTAL], None,
+              {"start_date": (backfill_end - timedelta(days=6)).isoformat(), "end_date": backfill_end.isoformat()})
+    bench.result["model_rows"] = bench.model_counts("wh")
+    bench.record("quality", bench.measure("quality", [*CHURNGUARD, "quality"], bench.env("wh")))
+    bench.record("delivery", bench.measure("delivery", [*CHURNGUARD, "sync"], bench.env("wh")))
+
+    if history_days:
+        history = bench.result["history"]
+        history["days"] = history_days
+        hraw = workdir / "raw_history"
+        bench.generate(customers, history_days, hraw, "history_generate", history)
+        bench.load(hraw, "history", "history_load", history)
+        history["raw_rows"] = sum(bench.raw_counts("history").values())
+        h_as_of = bench.as_of_date("history")
+        bench.build("history_full_build", "history", history, as_of=(h_as_of - timedelta(days=1)).isoformat())
+        bench.nightly("history", h_as_of, history, prefix="history_")
+        shutil.rmtree(hraw, ignore_errors=True)
+    bench.result["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    bench.result["load_at_end"] = load_average()
+    bench.save()
+    return bench.result
+
+
+# -------------------------------------------------------------------- report
+def _fmt_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "n/a"
+    if seconds >= 120:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.1f} s"
+
+
+def _status(step: dict) -> str:
+    if step.get("exit", 0) == 0:
+        return "ok"
+    return f"exit {step['exit']}"
+
+
+def size_table(result: dict) -> list[str]:
+    steps = result["steps"]
+    reference = steps.get("reference", {}).get("seconds")
+    lines = [
+        f"### Size {result['size']}: {result['customers']:,} customers x {result['days']} days",
+        "",
+        f"Run {result.get('started_at', '?')} .. {result.get('finished_at', 'unfinished')}; as-of date "
+        f"{result.get('as_of_date', '?')}; DuckDB memory limit {result.get('memory_limit')}, 2 threads; "
+        f"1-minute load average {result.get('load_at_start')} at start, {result.get('load_at_end', '?')} at end.",
+        "",
+        "| step | wall time | x reference | peak memory (RSS) | status |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for key, label in STEP_LABELS.items():
+        step = steps.get(key)
+        if step is None:
+            lines.append(f"| {label} | not run | | | |")
+            continue
+        ratio = f"{step['seconds'] / reference:.1f}" if reference else "n/a"
+        if key == "reference":
+            ratio = "1.0"
+        lines.append(
+            f"| {label} | {_fmt_seconds(step['seconds'])} | {ratio} | {step['peak_rss_bytes'] / GIB:.2f} GiB | {_status(step)} |"
+        )
+    full = steps.get("full_build", {})
+    nightly = steps.get("nightly_build", {})
+    incremental = steps.get("incremental_run", {})
+    ref = steps.get("reference", {})
+    lines += [""]
+    if ref.get("rows"):
+        lines.append(
+            f"Reference pass: {ref['rows']:,} customer-day rows; the statement itself took "
+            f"{ref.get('query_seconds')} s (the rest of the step is Python and DuckDB start-up)."
+        )
+    for key, label in (("full_build", "Full build"), ("nightly_build", "Nightly build")):
+        step = steps.get(key, {})
+        kinds = step.get("dbt_seconds_by_kind")
+        if kinds:
+            lines.append(
+                f"{label}: dbt's own elapsed time {step.get('dbt_elapsed_seconds', 0):.0f} s of "
+                f"{_fmt_seconds(step['seconds'])} wall (the rest is start-up and parsing); "
+                f"node time summed over both threads: models {kinds.get('model', 0):.0f} s "
+                f"(incremental models {step.get('dbt_incremental_model_seconds', 0):.0f} s), "
+                f"data tests {kinds.get('test', 0):.0f} s, unit tests {kinds.get('unit_test', 0):.0f} s, "
+                f"seeds {kinds.get('seed', 0):.0f} s; slowest: "
+                + ", ".join(f"{name} {sec} s" for name, sec in step.get("dbt_slowest", [])[:4])
+                + "."
+            )
+    if full and nightly and incremental:
+        lines.append(
+            f"Nightly build = {nightly['seconds'] / full['seconds']:.0%} of the full build; "
+            f"the incremental models alone over the nightly window = "
+            f"{incremental['seconds'] / full['seconds']:.1%} of it."
+        )
+    history = result.get("history") or {}
+    if history.get("history_nightly_build"):
+        lines += [
+            "",
+            f"History effect (same {result['customers']:,} customers, one new day):",
+            "",
+            "| history | raw rows | full build | nightly build | incremental models only |",
+            "|---|---:|---:|---:|---:|",
+            f"| {history['days']} days | {history.get('raw_rows', 0):,} | "
+            f"{_fmt_seconds(history.get('history_full_build', {}).get('seconds'))} | "
+            f"{_fmt_seconds(history['history_nightly_build']['seconds'])} | "
+            f"{_fmt_seconds(history.get('history_incremental_run', {}).get('seconds'))} |",
+            f"| {result['days']} days | {sum(result.get('raw_rows', {}).values()):,} | "
+            f"{_fmt_seconds(full.get('seconds'))} | {_fmt_seconds(nightly.get('seconds'))} | "
+            f"{_fmt_seconds(incremental.get('seconds'))} |",
+        ]
+        if history.get("rerun_nightly_build"):
+            lines.append(
+                f"| {result['days']} days, re-timed (`--rerun-nightly`, load {history['rerun_nightly_build']['load_before']}) | | | "
+                f"{_fmt_seconds(history['rerun_nightly_build']['seconds'])} | "
+                f"{_fmt_seconds(history.get('rerun_incremental_run', {}).get('seconds'))} |"
+            )
+        lines += [
+            "",
+            "Load average at the start of each nightly step: "
+            f"{history['days']} days {history['history_nightly_build'].get('load_before')}, "
+            f"{result['days']} days {nightly.get('load_before')}.",
+        ]
+    return lines
+
+
+def rows_table(results: list[dict]) -> list[str]:
+    sizes = [r["size"] for r in results]
+    tables = sorted({t for r in results for t in r.get("raw_rows", {})})
+    lines = ["| raw table | " + " | ".join(sizes) + " |", "|---|" + "---:|" * len(sizes)]
+    for table in tables:
+        lines.append(f"| `{table}` | " + " | ".join(f"{r.get('raw_rows', {}).get(table, 0):,}" for r in results) + " |")
+    lines.append("| **total raw rows** | " + " | ".join(f"{sum(r.get('raw_rows', {}).values()):,}" for r in results) + " |")
+    models = sorted({t for r in results for t in r.get("model_rows", {})})
+    for table in models:
+        cells = [r.get("model_rows", {}).get(table) for r in results]
+        lines.append(f"| `{table}` (built) | " + " | ".join("not built" if c is None else f"{c:,}" for c in cells) + " |")
+    return lines
+
+
+def render(out: Path) -> None:
+    results = [json.loads((RESULTS_DIR / f"{size}.json").read_text())
+               for size in SIZES if (RESULTS_DIR / f"{size}.json").exists()]
+    if not results:
+        raise SystemExit("no stored results in benchmarks/results/; run a size first")
+    info = results[-1]["machine"]
+    notes_path = REPO / "benchmarks" / "NOTES.md"
+    lines = [
+        "# Benchmarks",
+        "",
+        "<!-- The tables are generated by `benchmarks/scale.py --size S|M|L --out docs/BENCHMARKS.md`",
+        "     from benchmarks/results/*.json; the notes come from benchmarks/NOTES.md. -->",
+        "",
+        f"Machine: {info['cores']} cores ({info['cpu']}), {info['memory_gib']} GiB memory; "
+        f"DuckDB {info['duckdb']}, dbt-core {info['dbt']}, Python {info['python']}. "
+        "Every step runs with the dbt profile's DuckDB settings (memory limit "
+        f"{results[-1].get('memory_limit')}, 2 threads, temp directory for spills).",
+        "",
+        "**x reference** divides a step's wall time by the reference pass: one hand-written DuckDB",
+        "statement that reads every raw table once and aggregates it to customer x day",
+        "(`benchmarks/reference_pass.py`). It is the least work any implementation must do, so the",
+        "ratios compare across machines. Wall times include process start-up (about 5-10 s for dbt",
+        "to start and parse the project). Peak memory is the resident set of the step's largest",
+        "process (dbt and DuckDB run in one).",
+        "",
+    ]
+    for result in results:
+        lines += size_table(result) + [""]
+    lines += ["### Row counts", ""] + rows_table(results) + [""]
+    if notes_path.exists():
+        lines += [notes_path.read_text().rstrip(), ""]
+    out.write_text("\n".join(lines))
+    print(f"wrote {out}")
+
+
+def check(result: dict) -> list[str]:
+    """Gross regressions only."""
+    problems = []
+    # DuckDB's limit covers its buffer pool; dbt, Python and GX add up to about 1 GiB.
+    limit = memory_limit_bytes() + GIB
+    steps = result["steps"]
+    for key, step in steps.items():
+        if step.get("exit", 0) != 0 and key not in ("quality", "delivery"):
+            problems.append(f"{key} failed (exit {step['exit']}; log {step.get('log')})")
+        if step["peak_rss_bytes"] > limit:
+            problems.append(
+                f"{key} peak memory {step['peak_rss_bytes'] / GIB:.2f} GiB is above the DuckDB memory limit + 1 GiB "
+                f"({limit / GIB:.2f} GiB)"
+            )
+    for key in ("quality", "delivery"):
+        if steps.get(key, {}).get("exit") == 2:
+            problems.append(f"{key} could not run (exit 2; log {steps[key].get('log')})")
+    full, nightly, incremental = (steps.get(k, {}) for k in ("full_build", "nightly_build", "incremental_run"))
+    if full and incremental and incremental["seconds"] >= full["seconds"]:
+        problems.append(f"incremental run {incremental['seconds']} s is not faster than the full build {full['seconds']} s")
+    if full and nightly and nightly["seconds"] > 1.25 * full["seconds"]:
+        problems.append(f"nightly build {nightly['seconds']} s is slower than the full build {full['seconds']} s")
+    full_incr = full.get("dbt_incremental_model_seconds")
+    nightly_incr = nightly.get("dbt_incremental_model_seconds")
+    if full_incr and nightly_incr and nightly_incr >= full_incr:
+        problems.append(
+            f"incremental models took {nightly_incr} s in the nightly build, not less than {full_incr} s in the full build"
+        )
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", choices=sorted(SIZES), help="S, M or L")
+    parser.add_argument("--out", type=Path, help="render every stored size to this Markdown file")
+    parser.add_argument("--check", action="store_true", help="exit 1 on gross regressions")
+    parser.add_argument("--workdir", type=Path, help="scratch folder (default: /tmp/churnguard-bench/<size>)")
+    parser.add_argument("--history-days", type=int, help="also time the nightly run on an N-day history")
+    parser.add_argument("--keep", action="store_true", help="keep the workdir (warehouse, raw data, logs)")
+    parser.add_argument("--stop-after", choices=["reference"], help="stop after this step (partial run)")
+    parser.add_argument("--render-only", action="store_true", help="only render stored results to --out")
+    parser.add_argument(
+        "--rerun-nightly", action="store_true",
+        help="re-time the nightly build and incremental models on the kept workdir (e.g. once the machine is quiet)",
+    )
+    parser.add_argument(
+        "--reference-only", action="store_true",
+        help="re-measure only the reference pass on the workdir's warehouse (kept with --keep) and update the stored size",
+    )
+    args = parser.parse_args(argv)
+
+    if args.render_only:
+        if not args.out:
+            parser.error("--render-only needs --out")
+        render(args.out)
+        return 0
+    if not args.size:
+        parser.error("--size is required")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stops the running step too
+    workdir = (args.workdir or Path("/tmp/churnguard-bench") / args.size).resolve()
+    started = time.perf_counter()
+    if args.rerun_nightly:
+        stored = RESULTS_DIR / f"{args.size}.json"
+        bench = Bench(args.size, workdir, stored)
+        bench.result = json.loads(stored.read_text())
+        bench.result.setdefault("history", {})
+        bench.nightly("wh", date.fromisoformat(bench.result["as_of_date"]), bench.result["history"], prefix="rerun_")
+        if args.out:
+            render(args.out)
+        return 0
+    if args.reference_only:
+        stored = RESULTS_DIR / f"{args.size}.json"
+        result = json.loads(stored.read_text())
+        bench = Bench(args.size, workdir, stored)
+        bench.result = result
+        first_day = date.fromisoformat(START_DATE)
+        last_day = first_day + timedelta(days=result["days"] - 1)
+        bench.reference("wh", first_day.isoformat(), last_day.isoformat())
+        if args.out:
+            render(args.out)
+        return 0
+    # A --check run without --out keeps its figures out of the stored results.
+    stored = RESULTS_DIR / f"{args.size}.json"
+    results_path = workdir / "result.json" if args.check and not args.out else stored
+    result = run_size(args.size, workdir, args.history_days, results_path, args.stop_after)
+    print(f"size {args.size} done in {_fmt_seconds(time.perf_counter() - started)}")
+    print("\n".join(size_table(result)))
+    if args.out:
+        render(args.out)
+    if not args.keep:
+        shutil.rmtree(workdir / "raw", ignore_errors=True)
+    if args.check:
+        problems = check(result)
+        for problem in problems:
+            print(f"REGRESSION: {problem}", file=sys.stderr)
+        if problems:
+            return 1
+        print("benchmark check passed: no gross regression")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
