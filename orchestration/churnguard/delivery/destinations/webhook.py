@@ -1,0 +1,229 @@
+"""Webhook destination: Slack-compatible or generic JSON, batched, rate-limited, retried.
+
+- **Batches** of ``batch_size`` changes per POST (default 50; Slack 20, its messages hold
+  at most 50 blocks).
+- **Rate limit** per destination: at most ``rate_limit_per_second`` requests a second
+  (default 5; Slack 1, its documented webhook limit), spaced evenly.
+- **Retries** on connection errors, timeouts, 408, 425, 429 and 5xx, up to ``max_retries``
+  (default 5) with exponential backoff ``backoff_initial_seconds`` x 2^n (default 1 s),
+  capped at ``backoff_max_seconds`` (60). A ``Retry-After`` header (seconds or HTTP date)
+  replaces the computed delay, capped at ``max_retry_after_seconds`` (300).
+- **Idempotency**: every request carries ``Idempotency-Key`` (a hash of the records' keys,
+  each a hash of destination, alert, action and content), so a retried or re-sent batch has
+  the same key; generic JSON bodies also carry each record's ``idempotency_key``.
+- **Permanent rejections** (any other 4xx): a batch is split and its records are sent one
+  by one, so only the records the receiver rejects land in the dead-letter file.
+- When retries are exhausted the destination is **unavailable**: the sync of this
+  destination stops; the records not confirmed stay pending and the next sync sends them.
+
+Slack body: ``{"text": ..., "blocks": [...]}`` (one section per alert). Generic JSON body::
+
+    {"source": "churnguard", "destination": "crm", "batch_key": "...", "sent_at": "...",
+     "records": [{"idempotency_key": "...", "action": "open|update|close", "alert": {...}}]}
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.client
+import json
+import socket
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping, Sequence
+
+from churnguard import __version__
+from churnguard.delivery.config import Destination
+from churnguard.delivery.destinations.base import Change, DestinationUnavailable, Sink
+from churnguard.delivery.payload import batch_key
+
+RETRYABLE_STATUS = {408, 425, 429}
+FORMATS = ("json", "slack")
+TIER_EMOJI = {"red": ":red_circle:", "yellow": ":large_yellow_circle:"}
+
+
+class PermanentRejection(RuntimeError):
+    """The receiver refused the request for a reason a retry will not fix (4xx)."""
+
+
+class _Transient(RuntimeError):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+def _number(destination: Destination, key: str, default: float, minimum: float) -> float:
+    value = destination.option(key, default)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"destination {destination.name}: {key}={value!r} is not a number") from None
+    if number < minimum:
+        raise ValueError(f"destination {destination.name}: {key}={value!r} must be at least {minimum:g}")
+    return number
+
+
+class WebhookDestination:
+    def __init__(
+        self,
+        destination: Destination,
+        *,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.destination = destination
+        self.url = str(destination.option("url"))
+        self.format = str(destination.option("format", "json"))
+        if self.format not in FORMATS:
+            raise ValueError(f"destination {destination.name}: format={self.format!r}, use one of {', '.join(FORMATS)}")
+        slack = self.format == "slack"
+        self.batch_size = int(_number(destination, "batch_size", 20 if slack else 50, 1))
+        if slack:
+            self.batch_size = min(self.batch_size, 50)
+        self.rate = _number(destination, "rate_limit_per_second", 1 if slack else 5, 0.001)
+        self.max_retries = int(_number(destination, "max_retries", 5, 0))
+        self.backoff_initial = _number(destination, "backoff_initial_seconds", 1.0, 0)
+        self.backoff_max = _number(destination, "backoff_max_seconds", 60.0, 0)
+        self.max_retry_after = _number(destination, "max_retry_after_seconds", 300.0, 0)
+        self.timeout = _number(destination, "timeout_seconds", 10.0, 0.1)
+        self.headers = {str(k): str(v) for k, v in (destination.option("headers", {}) or {}).items()}
+        self._sleep = sleep or time.sleep
+        self._clock = clock or time.monotonic
+        self._log = log or (lambda message: None)
+        self._next_request_at = 0.0
+        self.requests = 0
+
+    # --- public -----------------------------------------------------------------------------
+
+    def deliver(self, changes: Sequence[Change], sink: Sink, current: Sequence[dict[str, Any]]) -> None:
+        for start in range(0, len(changes), self.batch_size):
+            self._deliver_batch(list(changes[start : start + self.batch_size]), sink)
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _deliver_batch(self, batch: list[Change], sink: Sink) -> None:
+        try:
+            self._post_with_retries(batch)
+        except PermanentRejection as rejection:
+            if len(batch) == 1:
+                sink.dead_lettered(batch, str(rejection))
+                return
+            self._log(f"{self.destination.name}: batch of {len(batch)} rejected ({rejection}); sending one by one")
+            for change in batch:
+                self._deliver_batch([change], sink)
+            return
+        sink.delivered(batch)
+
+    def body(self, batch: Sequence[Change]) -> dict[str, Any]:
+        key = batch_key([c.idempotency_key for c in batch])
+        if self.format == "slack":
+            return _slack_body(batch)
+        return {
+            "source": "churnguard",
+            "destination": self.destination.name,
+            "batch_key": key,
+            "sent_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "records": [{"idempotency_key": c.idempotency_key, "action": c.action, "alert": c.payload} for c in batch],
+        }
+
+    def _wait_for_rate_limit(self) -> None:
+        now = self._clock()
+        if self._next_request_at > now:
+            self._sleep(self._next_request_at - now)
+            now = self._clock()
+        self._next_request_at = max(now, self._next_request_at) + 1.0 / self.rate
+
+    def _post_with_retries(self, batch: Sequence[Change]) -> None:
+        data = json.dumps(self.body(batch), default=str).encode("utf-8")
+        key = batch_key([c.idempotency_key for c in batch])
+        attempt = 0
+        while True:
+            self._wait_for_rate_limit()
+            try:
+                self._post(data, key, len(batch))
+                return
+            except _Transient as failure:
+                attempt += 1
+                if attempt > self.max_retries:
+                    raise DestinationUnavailable(
+                        f"{self.destination.name}: {failure} (gave up after {self.max_retries} retries)"
+                    ) from None
+                delay = min(self.backoff_max, self.backoff_initial * 2 ** (attempt - 1))
+                if failure.retry_after is not None:
+                    delay = min(self.max_retry_after, failure.retry_after)
+                self._log(f"{self.destination.name}: {failure}; retry {attempt}/{self.max_retries} in {delay:.2f}s")
+                self._sleep(delay)
+
+    def _post(self, data: bytes, key: str, records: int) -> None:
+        request = urllib.request.Request(self.url, data=data, method="POST")
+        request.add_header("Content-Type", "application/json")
+        request.add_header("User-Agent", f"churnguard/{__version__}")
+        request.add_header("Idempotency-Key", key)
+        request.add_header("X-Churnguard-Records", str(records))
+        for name, value in self.headers.items():
+            request.add_header(name, value)
+        self.requests += 1
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                response.read()
+        except urllib.error.HTTPError as error:
+            status = error.code
+            text = error.read(500).decode("utf-8", "replace") if error.fp else ""
+            retry_after = parse_retry_after(error.headers.get("Retry-After") if error.headers else None)
+            if status in RETRYABLE_STATUS or status >= 500:
+                raise _Transient(f"HTTP {status}", retry_after) from None
+            raise PermanentRejection(f"HTTP {status}: {text.strip()[:300]}") from None
+        except (urllib.error.URLError, http.client.HTTPException, ConnectionError, socket.timeout, TimeoutError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise _Transient(f"{type(reason).__name__}: {reason}") from None
+
+
+def _slack_line(change: Change) -> str:
+    alert = change.payload
+    tier = str(alert.get("tier") or "")
+    name = alert.get("customer_name") or alert.get("customer_id")
+    if change.action == "close":
+        return f":white_check_mark: *{name}*: alert closed ({alert.get('closed_date') or 'today'})"
+    verb = "new alert" if change.action == "open" else "alert updated"
+    parts = [f"{TIER_EMOJI.get(tier, '')} *{name}*: {verb}, {tier} (score {alert.get('health_score')})"]
+    if alert.get("reasons"):
+        parts.append("reasons: " + ", ".join(alert["reasons"]))
+    owner = alert.get("owner_name") or alert.get("owner_email") or alert.get("owner_id")
+    if owner:
+        parts.append(f"owner: {owner}")
+    if alert.get("respond_by"):
+        parts.append(f"respond by {alert['respond_by']}")
+    if alert.get("playbook"):
+        parts.append(f"playbook: {alert['playbook']}")
+    return " | ".join(parts)
+
+
+def _slack_body(batch: Sequence[Change]) -> dict[str, Any]:
+    lines = [_slack_line(c) for c in batch]
+    counts: Mapping[str, int] = {a: sum(1 for c in batch if c.action == a) for a in ("open", "update", "close")}
+    summary = f"churnguard: {counts['open']} new, {counts['update']} updated, {counts['close']} closed alerts"
+    return {
+        "text": summary + "\n" + "\n".join(lines),
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": line[:2900]}} for line in lines],
+    }

@@ -1,0 +1,481 @@
+"""The sync engine: gate, diff against the last successful sync, deliver, audit.
+
+    report = sync()                                   # every configured destination
+    report = sync(dry_run=True)                       # what would be sent; writes nothing
+    report = sync(destinations=["crm_db"], override_volume_reason="campaign week")
+    report = sync(retry_dead_letters=True)            # replay dead letters only
+    print(report.format())
+
+One sync run:
+
+1. Takes the warehouse lock (DuckDB has one writer per file; the sync writes its state
+   there), then runs the quality gate over the alert list and the marts it rests on
+   (`churnguard.quality`, read-only). A blocking failure stops **every** destination: nothing
+   is sent, files and tables keep their previous contents, and each destination gets an
+   audit row with status ``blocked`` naming the failed expectations.
+2. Reads ``marts.current_alert_list`` and builds the minimal payloads (`payload`).
+3. Per destination, diffs against ``delivery.sync_state``: alerts never sent are ``open``,
+   alerts whose payload changed are ``update``, alerts the destination has open that left
+   the list are ``close`` (with ``closed_date`` from ``marts.customer_alerts``). Unchanged
+   alerts are not sent. A dead-lettered alert is parked until its content changes or the
+   dead letters are replayed.
+4. Delivers through the destination's adapter; the state of each record is written as soon
+   as the destination confirmed it, so a crash or an unreachable destination leaves only
+   the unconfirmed records pending for the next run. Idempotency keys make re-sending safe.
+5. Writes one ``delivery.sync_runs`` row per destination and one
+   ``delivery.alert_list_history`` row (the next run's volume baseline).
+
+Dry run: the gate and the diff run, nothing is sent and nothing is written.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import duckdb
+
+from churnguard import settings
+from churnguard.delivery import deadletter, state
+from churnguard.delivery.config import DeliveryConfig, Destination, load_config
+from churnguard.delivery.destinations.base import Change, DestinationUnavailable, build_adapter
+from churnguard.delivery.payload import (
+    build_payloads,
+    closure_payload,
+    idempotency_key,
+    payload_fields,
+    payload_hash,
+)
+from churnguard.quality.result import GateResult
+
+ALERT_LIST_RELATION = "marts.current_alert_list"
+EPISODES_RELATION = "marts.customer_alerts"
+
+
+class SyncError(RuntimeError):
+    """The sync could not start (configuration, warehouse); nothing was sent."""
+
+
+@dataclass
+class DestinationReport:
+    name: str
+    kind: str
+    status: str = "pending"  # success | partial | failed | blocked | dry_run | skipped
+    sent: int = 0
+    updated: int = 0
+    closed: int = 0
+    failed: int = 0
+    dead_lettered: int = 0
+    unchanged: int = 0
+    replayed: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    planned: list[Change] = field(default_factory=list)
+
+    def counts(self) -> str:
+        text = f"{self.sent} new, {self.updated} updated, {self.closed} closed, {self.unchanged} unchanged"
+        if self.failed:
+            text += f", {self.failed} failed ({self.dead_lettered} to dead letters)"
+        if self.replayed:
+            text += f", {self.replayed} replayed"
+        return text
+
+
+@dataclass
+class SyncReport:
+    run_id: str
+    dry_run: bool
+    destinations: list[DestinationReport]
+    gate: GateResult | None = None
+    alert_count: int | None = None
+    override_reason: str | None = None
+    config_source: str = ""
+
+    @property
+    def blocked(self) -> bool:
+        return self.gate is not None and not self.gate.passed
+
+    @property
+    def ok(self) -> bool:
+        return not self.blocked and all(d.status in ("success", "dry_run", "skipped") for d in self.destinations)
+
+    def destination(self, name: str) -> DestinationReport:
+        return next(d for d in self.destinations if d.name == name)
+
+    def format(self) -> str:
+        mode = " (dry run: nothing sent)" if self.dry_run else ""
+        lines = [f"Delivery summary, sync run {self.run_id[:8]}{mode}"]
+        if self.gate is not None and (not self.gate.passed or self.gate.volume_overridden):
+            lines.append(self.gate.format())
+        if self.alert_count is not None:
+            lines.append(f"  alert list: {self.alert_count} open alerts")
+        for d in self.destinations:
+            verb = "would send" if d.status == "dry_run" else d.status
+            line = f"  {d.name:<16} {d.kind:<9} {verb:<10} {d.counts()}  ({d.seconds:.1f}s)"
+            lines.append(line)
+            if d.error:
+                lines.append(f"      {d.error}")
+            if d.status == "dry_run":
+                for change in d.planned[:10]:
+                    alert = change.payload
+                    lines.append(
+                        f"      {change.action:<6} {change.alert_id} {alert.get('customer_name') or alert.get('customer_id')}"
+                        f" {alert.get('tier')} score={alert.get('health_score')}"
+                    )
+                if len(d.planned) > 10:
+                    lines.append(f"      ... and {len(d.planned) - 10} more")
+        if self.override_reason:
+            lines.append(f"  volume check override: {self.override_reason}")
+        return "\n".join(lines)
+
+
+def _dead_letter_dir(config: DeliveryConfig, warehouse: Path) -> Path:
+    return config.dead_letter_dir or warehouse.parent / "deliveries" / "dead_letters"
+
+
+@contextmanager
+def _lock(warehouse: Path, holder: str, enabled: bool) -> Iterator[None]:
+    if not enabled:
+        yield
+        return
+    from churnguard.defs.locking import warehouse_lock
+
+    with warehouse_lock(warehouse, holder=holder):
+        yield
+
+
+def _connect(warehouse: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    if not warehouse.exists():
+        raise SyncError(f"no warehouse at {warehouse}: run `churnguard run` first")
+    try:
+        return duckdb.connect(str(warehouse), read_only=read_only)
+    except duckdb.Error as error:
+        raise SyncError(f"cannot open {warehouse} ({error}); is another process writing it?") from error
+
+
+def _relation_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
+    schema, name = relation.split(".", 1)
+    return [
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+            "order by ordinal_position",
+            [schema, name],
+        ).fetchall()
+    ]
+
+
+def read_alert_list(con: duckdb.DuckDBPyConnection, include_contact_email: bool) -> dict[str, dict[str, Any]]:
+    columns = _relation_columns(con, ALERT_LIST_RELATION)
+    if not columns:
+        raise SyncError(f"{ALERT_LIST_RELATION} does not exist: build the warehouse first (`churnguard run`)")
+    cursor = con.execute(f"select * from {ALERT_LIST_RELATION}")
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, row)) for row in cursor.fetchall()]
+    return build_payloads(rows, names, include_contact_email)
+
+
+def read_closed_dates(con: duckdb.DuckDBPyConnection, alert_ids: Sequence[str]) -> dict[str, Any]:
+    """``closed_date`` of the given episodes from ``marts.customer_alerts`` (when it has them)."""
+    columns = _relation_columns(con, EPISODES_RELATION)
+    if not alert_ids or "alert_id" not in columns or "closed_date" not in columns:
+        return {}
+    rows = con.execute(
+        f"select alert_id, closed_date from {EPISODES_RELATION} where alert_id in (select unnest(?::varchar[]))",
+        [list(alert_ids)],
+    ).fetchall()
+    return {str(alert_id): closed for alert_id, closed in rows}
+
+
+def plan_changes(
+    destination: Destination,
+    current: dict[str, dict[str, Any]],
+    known: dict[str, state.StateRow],
+    closed_dates: dict[str, Any],
+    now: datetime,
+) -> tuple[list[Change], int, list[tuple]]:
+    """The changes to send, the number of unchanged alerts, and silent state updates.
+
+    Silent updates: dead-lettered alerts that left the list and were never delivered are
+    marked closed without sending anything (the destination never saw them).
+    """
+    changes: list[Change] = []
+    silent: list[tuple] = []
+    unchanged = 0
+
+    def change(alert_id: str, action: str, payload: dict[str, Any]) -> Change:
+        digest = payload_hash(payload)
+        return Change(alert_id, action, payload, digest, idempotency_key(destination.name, alert_id, action, digest))
+
+    for alert_id, payload in current.items():
+        row = known.get(alert_id)
+        digest = payload_hash(payload)
+        if row is None or row.status == "closed":
+            changes.append(change(alert_id, "open", payload))
+        elif row.payload_hash == digest:
+            unchanged += 1
+        elif row.status == "dead_letter":
+            changes.append(change(alert_id, "open" if row.last_action == "open" else "update", payload))
+        else:
+            changes.append(change(alert_id, "update", payload))
+    for alert_id, row in known.items():
+        if alert_id in current or row.status == "closed":
+            continue
+        if row.status == "dead_letter" and row.last_action == "open":
+            silent.append((alert_id, "closed", "close", row.payload_hash, row.payload, row.idempotency_key))
+            continue
+        when = closed_dates.get(alert_id) or now.date()
+        changes.append(change(alert_id, "close", closure_payload(row.payload, when)))
+    wanted = [c for c in changes if c.action in destination.send]
+    unchanged += len(changes) - len(wanted)
+    return wanted, unchanged, silent
+
+
+class _StateSink:
+    """Records confirmed and dead-lettered changes in the sync state as they happen."""
+
+    def __init__(self, con, destination: str, run_id: str, dead_dir: Path, report: DestinationReport, log) -> None:
+        self.con = con
+        self.destination = destination
+        self.run_id = run_id
+        self.dead_dir = dead_dir
+        self.report = report
+        self.log = log
+        self.confirmed: set[str] = set()
+
+    def delivered(self, changes: Sequence[Change]) -> None:
+        state.record_state(
+            self.con,
+            self.destination,
+            self.run_id,
+            [
+                (c.alert_id, "closed" if c.action == "close" else "open", c.action, c.payload_hash, c.payload, c.idempotency_key)
+                for c in changes
+            ],
+        )
+        for c in changes:
+            self.confirmed.add(c.idempotency_key)
+            if c.action == "open":
+                self.report.sent += 1
+            elif c.action == "update":
+                self.report.updated += 1
+            else:
+                self.report.closed += 1
+
+    def dead_lettered(self, changes: Sequence[Change], error: str) -> None:
+        deadletter.append(self.dead_dir, self.destination, self.run_id, changes, error)
+        state.record_state(
+            self.con,
+            self.destination,
+            self.run_id,
+            [(c.alert_id, "dead_letter", c.action, c.payload_hash, c.payload, c.idempotency_key) for c in changes],
+        )
+        for c in changes:
+            self.confirmed.add(c.idempotency_key)
+        self.report.failed += len(changes)
+        self.report.dead_lettered += len(changes)
+        self.log(f"{self.destination}: {len(changes)} record(s) to the dead-letter file: {error}")
+
+
+def _audit(con, run_id: str, report: DestinationReport, started: datetime, dry_run: bool, override: str | None) -> None:
+    state.record_run(
+        con,
+        {
+            "run_id": run_id,
+            "destination": report.name,
+            "destination_kind": report.kind,
+            "started_at": started,
+            "finished_at": state.utcnow(),
+            "duration_seconds": round(report.seconds, 3),
+            "status": report.status,
+            "dry_run": dry_run,
+            "sent": report.sent,
+            "updated": report.updated,
+            "closed": report.closed,
+            "failed": report.failed,
+            "dead_lettered": report.dead_lettered,
+            "unchanged": report.unchanged,
+            "error": report.error,
+            "override_reason": override,
+        },
+    )
+
+
+def _run_gate(warehouse: Path, config: DeliveryConfig, override: str | None) -> GateResult:
+    from churnguard.quality.runner import run_gate
+    from churnguard.quality.suites import delivery_suite_names
+    from churnguard.quality.volume import VolumeConfig
+
+    return run_gate(
+        warehouse,
+        suites=delivery_suite_names(),
+        override_volume_reason=override,
+        volume=VolumeConfig.load(config.quality),
+    )
+
+
+def sync(
+    warehouse: Path | None = None,
+    *,
+    config: DeliveryConfig | None = None,
+    destinations: Sequence[str] | None = None,
+    dry_run: bool = False,
+    override_volume_reason: str | None = None,
+    retry_dead_letters: bool = False,
+    gate: GateResult | None = None,
+    run_id: str | None = None,
+    lock: bool = True,
+    log: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> SyncReport:
+    """Deliver the alert list to ``destinations`` (default: all configured); see the module doc.
+
+    ``gate``: a gate result computed by the caller (e.g. Dagster asset checks) instead of
+    running the suites again.
+    """
+    warehouse = Path(warehouse or settings.warehouse_path()).resolve()
+    config = config or load_config()
+    selected = [config.destination(n) for n in destinations] if destinations else list(config.destinations)
+    run_id = run_id or uuid.uuid4().hex
+    log = log or (lambda message: print(message, flush=True))
+    override = (override_volume_reason or "").strip() or None
+    report = SyncReport(
+        run_id=run_id,
+        dry_run=dry_run,
+        destinations=[DestinationReport(d.name, d.kind) for d in selected],
+        override_reason=override,
+        config_source=config.source,
+    )
+    with _lock(warehouse, f"churnguard sync (run {run_id[:8]})", lock and not dry_run):
+        if retry_dead_letters:
+            return _replay(warehouse, config, selected, report, log, sleep)
+        if gate is None:
+            gate = _run_gate(warehouse, config, override)
+        elif override and not gate.override_reason:
+            gate.override_reason = override
+        report.gate = gate
+        if gate.volume_overridden:
+            log(f"volume check overridden for sync run {run_id[:8]}: {override} ({len(gate.volume_failures)} failure(s))")
+        con = _connect(warehouse, read_only=dry_run)
+        try:
+            if not dry_run:
+                state.ensure_schema(con)
+                state.record_quality_failures(con, run_id, gate)
+            active = gate.parameters.get("active_customers")
+            if not gate.passed:
+                error = gate.summary()
+                for d in report.destinations:
+                    d.status, d.error = "blocked", error
+                    if not dry_run:
+                        _audit(con, run_id, d, state.utcnow(), dry_run, override)
+                if not dry_run:
+                    count = _count_alerts(con)
+                    state.record_history(con, run_id, count, active, False, False, override)
+                log(f"delivery blocked: {error}")
+                return report
+            current = read_alert_list(con, config.include_contact_email)
+            report.alert_count = len(current)
+            fields = [f.name for f in payload_fields(config.include_contact_email)]
+            dead_dir = _dead_letter_dir(config, warehouse)
+            for destination, d in zip(selected, report.destinations):
+                _sync_destination(con, warehouse, destination, d, current, fields, run_id, dead_dir, dry_run, override, log, sleep)
+            if not dry_run:
+                delivered = any(d.status in ("success", "partial") for d in report.destinations)
+                state.record_history(con, run_id, len(current), active, True, delivered, override)
+        finally:
+            con.close()
+    return report
+
+
+def _count_alerts(con: duckdb.DuckDBPyConnection) -> int:
+    if not _relation_columns(con, ALERT_LIST_RELATION):
+        return 0
+    return int(con.execute(f"select count(*) from {ALERT_LIST_RELATION}").fetchone()[0])
+
+
+def _sync_destination(
+    con, warehouse, destination, report, current, fields, run_id, dead_dir, dry_run, override, log, sleep
+) -> None:
+    started_at = state.utcnow()
+    started = time.perf_counter()
+    known = state.load_state(con, destination.name)
+    leaving = [a for a, row in known.items() if a not in current and row.status != "closed"]
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    changes, unchanged, silent = plan_changes(destination, current, known, read_closed_dates(con, leaving), now)
+    report.unchanged = unchanged
+    if dry_run:
+        report.planned = changes
+        report.sent = sum(1 for c in changes if c.action == "open")
+        report.updated = sum(1 for c in changes if c.action == "update")
+        report.closed = sum(1 for c in changes if c.action == "close")
+        report.status = "dry_run"
+        report.seconds = time.perf_counter() - started
+        return
+    state.record_state(con, destination.name, run_id, silent)
+    sink = _StateSink(con, destination.name, run_id, dead_dir, report, log)
+    try:
+        adapter = build_adapter(destination, base_dir=warehouse.parent, run_id=run_id, fields=fields, sleep=sleep, log=log)
+        adapter.deliver(changes, sink, list(current.values()))
+        report.status = "partial" if report.dead_lettered else "success"
+    except DestinationUnavailable as error:
+        report.status, report.error = "failed", str(error)
+    except Exception as error:  # a destination's bug must not stop the others or lose the audit row
+        report.status, report.error = "failed", f"{type(error).__name__}: {error}"
+    if report.status == "failed":
+        report.failed += sum(1 for c in changes if c.idempotency_key not in sink.confirmed)
+        log(f"{destination.name}: {report.error}")
+    report.seconds = time.perf_counter() - started
+    _audit(con, run_id, report, started_at, False, override)
+
+
+def _replay(warehouse, config, selected, report, log, sleep) -> SyncReport:
+    dead_dir = _dead_letter_dir(config, warehouse)
+    con = _connect(warehouse, read_only=False)
+    try:
+        state.ensure_schema(con)
+        fields = [f.name for f in payload_fields(config.include_contact_email)]
+        for destination, d in zip(selected, report.destinations):
+            started_at, started = state.utcnow(), time.perf_counter()
+            records = deadletter.read(dead_dir, destination.name)
+            known = state.load_state(con, destination.name)
+            live = [
+                r
+                for r in records
+                if (row := known.get(r["alert_id"])) is not None
+                and row.status == "dead_letter"
+                and row.payload_hash == r["payload_hash"]
+            ]
+            dropped = len(records) - len(live)
+            if dropped:
+                log(f"{destination.name}: {dropped} dead letter(s) superseded by newer versions, dropped")
+            if not live:
+                deadletter.rewrite(dead_dir, destination.name, [])
+                d.status = "success"
+                d.seconds = time.perf_counter() - started
+                _audit(con, report.run_id, d, started_at, False, None)
+                continue
+            changes = [deadletter.as_change(r) for r in live]
+            # Failures of this replay are appended again by the sink: start from an empty file.
+            deadletter.rewrite(dead_dir, destination.name, [])
+            sink = _StateSink(con, destination.name, report.run_id, dead_dir, d, log)
+            try:
+                adapter = build_adapter(destination, base_dir=warehouse.parent, run_id=report.run_id, fields=fields, sleep=sleep, log=log)
+                adapter.deliver(changes, sink, None)  # None: a files destination keeps its snapshot
+                d.status = "partial" if d.dead_lettered else "success"
+            except DestinationUnavailable as error:
+                d.status, d.error = "failed", str(error)
+                pending = [r for r in live if r["idempotency_key"] not in sink.confirmed]
+                existing = deadletter.read(dead_dir, destination.name)
+                deadletter.rewrite(dead_dir, destination.name, [*pending, *existing])
+                d.failed += len(pending)
+            d.replayed = d.sent + d.updated + d.closed
+            d.seconds = time.perf_counter() - started
+            _audit(con, report.run_id, d, started_at, False, None)
+    finally:
+        con.close()
+    return report
