@@ -1,12 +1,13 @@
 # Quick start (Python 3.11 and make are all you need):
 #   make run    install everything, then run the main job on the sample data
 #   make test   install everything, then run the test suite
+#   make ui     install everything, then open the Dagster UI (http://127.0.0.1:3000)
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast clean sample
+.PHONY: install run ui test test-fast clean sample
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +19,9 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/churnguard run
+
+ui: $(STAMP)
+	$(BIN)/churnguard ui
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --durations=15

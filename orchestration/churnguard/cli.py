@@ -3,13 +3,18 @@
     churnguard generate --customers N --days D --seed S --out DIR
     churnguard load DIR
     churnguard build [--full-refresh] [--start-date D] [--end-date D] [--select ...]
-    churnguard run [--data DIR]
+    churnguard run [--data DIR] [--full-refresh]
+    churnguard ui [--host H] [--port P] [--no-daemon]
     churnguard dbt -- <any dbt arguments>
+    churnguard sync [--dry-run] [--destination NAME] [--override-volume-check REASON] [--retry-dead-letters]
+    churnguard quality [--suite NAME] [--no-docs]
+    churnguard backtest [--horizon-days N] [--truth CSV] [--json PATH] [--min-auc X]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from datetime import date
@@ -39,6 +44,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_load(args: argparse.Namespace) -> int:
+    from churnguard.defs.locking import WarehouseBusyError
     from churnguard.loader import LoadError, load, validate
 
     warehouse = Path(args.warehouse) if args.warehouse else settings.warehouse_path()
@@ -49,7 +55,11 @@ def _cmd_load(args: argparse.Namespace) -> int:
                 print(f"warning: {warning}")
             print(f"{args.directory}: every raw table passes the contract (nothing was loaded).")
             return 0
-        report = load(Path(args.directory), warehouse)
+        with _writer_lock(warehouse, f"churnguard load {args.directory}"):
+            report = load(Path(args.directory), warehouse)
+    except WarehouseBusyError as error:
+        print(str(error), file=sys.stderr)
+        return 3
     except LoadError as error:
         print(str(error), file=sys.stderr)
         return 2
@@ -68,6 +78,7 @@ def _build_vars(args: argparse.Namespace) -> dict:
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from churnguard.dbt_cli import DbtError, run_dbt
+    from churnguard.defs.locking import WarehouseBusyError
 
     warehouse = Path(args.warehouse) if args.warehouse else settings.warehouse_path()
     command = ["build"]
@@ -76,7 +87,11 @@ def _cmd_build(args: argparse.Namespace) -> int:
     if args.select:
         command += ["--select", *args.select]
     try:
-        run_dbt(command, warehouse=warehouse, dbt_vars=_build_vars(args))
+        with _writer_lock(warehouse, "churnguard build"):
+            run_dbt(command, warehouse=warehouse, dbt_vars=_build_vars(args))
+    except WarehouseBusyError as error:
+        print(str(error), file=sys.stderr)
+        return 3
     except DbtError as error:
         print(str(error), file=sys.stderr)
         return 1
@@ -87,8 +102,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from churnguard.pipeline import run_pipeline
 
     warehouse = Path(args.warehouse) if args.warehouse else settings.warehouse_path()
-    data = Path(args.data) if args.data else settings.SAMPLE_DATA_DIR
+    data = Path(args.data) if args.data else None  # None: $CHURNGUARD_RAW_DATA_DIR, else the sample
     return run_pipeline(data, warehouse, full_refresh=args.full_refresh)
+
+
+def _cmd_ui(args: argparse.Namespace) -> int:
+    from churnguard.defs.ui import start_ui
+
+    warehouse = Path(args.warehouse) if args.warehouse else settings.warehouse_path()
+    return start_ui(args.host, args.port, warehouse, daemon=not args.no_daemon)
+
+
+def _writer_lock(warehouse: Path, what: str):
+    """The warehouse's write lock (see churnguard.defs.locking), held by every writer."""
+    from churnguard.defs.locking import warehouse_lock
+
+    return warehouse_lock(warehouse, holder=f"{what} (pid {os.getpid()})")
 
 
 def _cmd_dbt(args: argparse.Namespace) -> int:
@@ -97,6 +126,30 @@ def _cmd_dbt(args: argparse.Namespace) -> int:
     warehouse = Path(args.warehouse) if args.warehouse else settings.warehouse_path()
     dbt_args = [a for a in args.dbt_args if a != "--"]
     return run_dbt(dbt_args, warehouse=warehouse, check=False).returncode
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    from churnguard.backtest import BacktestError, run_backtest, write_json
+
+    warehouse = Path(args.warehouse) if args.warehouse else settings.warehouse_path()
+    try:
+        result = run_backtest(
+            warehouse,
+            horizon_days=args.horizon_days,
+            warmup_days=args.warmup_days,
+            label_delay_days=args.label_delay_days,
+            truth_path=Path(args.truth) if args.truth else None,
+        )
+    except BacktestError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    print(result.format())
+    if args.json:
+        write_json(result, Path(args.json))
+    if args.min_auc is not None and result.health_score.auc < args.min_auc:
+        print(f"health score AUC {result.health_score.auc:.3f} is below the floor {args.min_auc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,13 +182,37 @@ def build_parser() -> argparse.ArgumentParser:
     build.set_defaults(func=_cmd_build)
 
     run = sub.add_parser("run", help="the main job: load raw data and build everything, once")
-    run.add_argument("--data", help=f"raw data folder (default: the sample in {settings.SAMPLE_DATA_DIR})")
+    run.add_argument(
+        "--data", help=f"raw data folder (default: $CHURNGUARD_RAW_DATA_DIR, else the sample in {settings.SAMPLE_DATA_DIR})"
+    )
     run.add_argument("--full-refresh", action="store_true")
     run.set_defaults(func=_cmd_run)
+
+    ui = sub.add_parser("ui", help="the Dagster UI (dg dev: webserver + daemon) on this warehouse")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--no-daemon", action="store_true", help="webserver only: no schedule, sensors or run queue")
+    ui.set_defaults(func=_cmd_ui)
 
     dbt = sub.add_parser("dbt", help="run any dbt command against the project and warehouse")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
     dbt.set_defaults(func=_cmd_dbt)
+
+    backtest = sub.add_parser(
+        "backtest", help="score the health score as a churn predictor on the warehouse's history (no look-ahead)"
+    )
+    backtest.add_argument("--horizon-days", type=int, default=90, help="churn within this many days after a cut-off")
+    backtest.add_argument("--warmup-days", type=int, default=120, help="first cut-off this long after the history start")
+    backtest.add_argument("--label-delay-days", type=int, default=30,
+                          help="last cut-off leaves this long for churn to be recognised (the grace gap)")
+    backtest.add_argument("--truth", help="generator ground truth (_truth/churn_truth.csv) to compare churn dates with")
+    backtest.add_argument("--json", help="also write the figures to this JSON file")
+    backtest.add_argument("--min-auc", type=float, help="exit 1 when the health score's ROC AUC is below this floor")
+    backtest.set_defaults(func=_cmd_backtest)
+
+    from churnguard.delivery.cli import add_parsers as add_delivery_parsers
+
+    add_delivery_parsers(sub)
     return parser
 
 

@@ -1,0 +1,266 @@
+"""Every dbt model as a Dagster asset, in three dbt invocations per run.
+
+1. ``dbt_models`` (unpartitioned): every model, seed and snapshot that is *not* an
+   incremental model or downstream of one: staging and intermediate views, utilities,
+   dimensions such as ``dim_customers``.
+2. ``dbt_daily_models`` (daily partitions, single-run backfill policy): the incremental
+   models (``config.materialized:incremental``: ``fct_customer_day``, the daily health
+   scores, any model built per day) and the models between two of them. A run over a partition range runs ``dbt build`` once with the range's
+   ``start_date``/``end_date`` as vars (see `churnguard.defs.partitions`).
+3. ``dbt_models_after_daily`` (unpartitioned): everything downstream of the incremental
+   models (health scores, alert lists, KPI marts), rebuilt after them.
+
+The split is by dbt selection, so a new model lands in the right place by its lineage.
+Each invocation is ``dbt build`` (models and their tests: every dbt test is an asset check;
+a failing ``error`` test fails the step, so nothing downstream runs), holds the warehouse
+lock and sits in the ``churnguard_warehouse`` pool. Progress is logged per model as dbt
+finishes it; row counts and previews are added once dbt has exited (DuckDB lets one
+process at a time open the file).
+"""
+
+# No `from __future__ import annotations`: Dagster reads the config/resource annotations.
+import json
+import subprocess
+import time
+from datetime import date
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+import duckdb
+from dagster import (
+    AssetCheckResult,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    BackfillPolicy,
+    Config,
+    DailyPartitionsDefinition,
+    Output,
+)
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt.utils import select_unique_ids
+from pydantic import Field
+
+from churnguard.defs.config import WAREHOUSE_POOL
+from churnguard.defs.dbt_project import newest_source_mtime, run_target_path
+from churnguard.defs.metadata import model_metadata
+from churnguard.defs.partitions import HISTORY_FLOOR, dbt_window_vars, window_dates
+from churnguard.defs.warehouse import WarehouseResource, WarehouseUnavailableError
+
+INCREMENTAL = "config.materialized:incremental"
+DAILY_SELECT = f"{INCREMENTAL}+,+{INCREMENTAL}"
+"""Incremental models and every model between two of them (e.g. a view that one incremental
+model reads from another): the per-day chain, built together for a partition range."""
+DBT_MODELS = "dbt_models"
+DBT_DAILY_MODELS = "dbt_daily_models"
+DBT_MODELS_AFTER_DAILY = "dbt_models_after_daily"
+
+
+class DbtBuildConfig(Config):
+    full_refresh: bool = Field(default=False, description="run dbt build --full-refresh (rebuild incremental models)")
+
+
+def _selected(manifest: Mapping[str, Any], project: DbtProject, select: str, exclude: str) -> set[str]:
+    ids = select_unique_ids(select=select, exclude=exclude, selector="", project=project, manifest_json=manifest)
+    return {i for i in ids if i.split(".")[0] in ("model", "seed", "snapshot")}
+
+
+def _nodes_by_key(manifest: Mapping[str, Any], project: DbtProject, translator: DagsterDbtTranslator) -> dict[AssetKey, Mapping[str, Any]]:
+    return {
+        translator.get_asset_spec(manifest, unique_id, project).key: node
+        for unique_id, node in manifest["nodes"].items()
+        if node["resource_type"] in ("model", "seed", "snapshot")
+    }
+
+
+def _duration(event: Output) -> str:
+    value = event.metadata.get("Execution Duration")
+    seconds = getattr(value, "value", value)
+    return f" in {float(seconds):.1f}s" if isinstance(seconds, (int, float)) else ""
+
+
+def run_dbt_build(
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    build_config: DbtBuildConfig,
+    nodes_by_key: Mapping[AssetKey, Mapping[str, Any]],
+    project: DbtProject,
+    loaded_at: float,
+    dbt_vars: Optional[Mapping[str, str]] = None,
+    window: Optional[tuple[date, date]] = None,
+    exclude: Sequence[str] = (),
+) -> Iterable[Any]:
+    """``dbt build`` for the selected assets, under the warehouse lock; yields Dagster events."""
+    step = context.op_def.name
+    args = ["build"]
+    if build_config.full_refresh:
+        args.append("--full-refresh")
+    if dbt_vars:
+        args += ["--vars", json.dumps(dict(dbt_vars))]
+    if exclude:  # kept by dagster-dbt even when it subsets the selection (see _op_excludes)
+        args += ["--exclude", " ".join(exclude)]
+    events: list[Any] = []
+    failure: Optional[BaseException] = None
+    started = time.monotonic()
+    if newest_source_mtime() > loaded_at:
+        context.log.warning(
+            "the dbt project changed after these definitions were loaded; new or renamed models are "
+            "not assets yet: reload the code location (or restart `churnguard ui`)"
+        )
+    with warehouse.write_lock(context, f"dbt build ({step})"):
+        target = run_target_path(project, warehouse.path, step)
+        context.log.info(f"dbt {' '.join(args)}  [{len(context.selected_asset_keys)} models]")
+        checks_passed = checks_failed = 0
+        invocation = dbt.cli(args, context=context, target_path=target)
+        try:
+            for event in invocation.stream():
+                if isinstance(event, Output):
+                    key = context.asset_key_for_output(event.output_name)
+                    context.log.info(f"built {key.to_user_string()}{_duration(event)}")
+                elif isinstance(event, AssetCheckResult):
+                    if event.passed:
+                        checks_passed += 1
+                    else:
+                        checks_failed += 1
+                        context.log.warning(
+                            f"dbt test failed: {event.check_name} on {event.asset_key.to_user_string() if event.asset_key else '?'}"
+                        )
+                events.append(event)
+        except Exception as error:  # dbt failed: still report what it built, then fail the step
+            failure = error
+            _stop(invocation.process)  # never leave dbt writing the file after the step gave up
+        context.log.info(
+            f"dbt finished in {time.monotonic() - started:.1f}s: "
+            f"{sum(isinstance(e, Output) for e in events)} models, {checks_passed} tests passed, {checks_failed} failed"
+        )
+        enriched = list(_with_metadata(context, events, nodes_by_key, warehouse, window))
+    yield from enriched
+    if failure is not None:
+        raise failure
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _with_metadata(context, events, nodes_by_key, warehouse: WarehouseResource, window) -> Iterable[Any]:
+    outputs = [e for e in events if isinstance(e, Output)]
+    extra: dict[str, dict] = {}
+    if outputs:
+        try:
+            with warehouse.read_only() as con:
+                for event in outputs:
+                    key = context.asset_key_for_output(event.output_name)
+                    node = nodes_by_key.get(key)
+                    if node is None:
+                        continue
+                    try:
+                        extra[event.output_name] = model_metadata(con, node, window)
+                    except duckdb.Error as error:  # metadata is a courtesy: never fail the step for it
+                        context.log.warning(f"no metadata for {key.to_user_string()}: {error}")
+        except WarehouseUnavailableError as error:
+            context.log.warning(f"no row counts for this step: {error}")
+    for event in events:
+        if isinstance(event, Output) and extra.get(event.output_name):
+            yield event.with_metadata({**event.metadata, **extra[event.output_name]})
+        else:
+            yield event
+
+
+def daily_tables(assets: Iterable[AssetsDefinition]) -> list[tuple[str, str]]:
+    """(schema, table) of the incremental day-grain models: what the warehouse has built."""
+    tables = []
+    for assets_def in assets:
+        if getattr(assets_def, "node_def", None) is None or assets_def.node_def.name != DBT_DAILY_MODELS:
+            continue
+        for spec in assets_def.specs:
+            materialized = spec.metadata.get("dagster-dbt/materialization_type")
+            table = spec.metadata.get("dagster/table_name")
+            if getattr(materialized, "value", materialized) == "incremental" and table is not None:
+                *_, schema, name = str(getattr(table, "value", table)).split(".")
+                tables.append((schema, name))
+    return sorted(tables)
+
+
+def _op_excludes(manifest: Mapping[str, Any], project: DbtProject) -> dict[str, list[str]]:
+    """What each dbt invocation must never run, even when dagster-dbt subsets it.
+
+    A subsetted run selects models explicitly and dbt then adds, by its eager indirect
+    selection, every test with *one* selected parent: a ``relationships`` test from
+    ``fct_customer_day`` to ``dim_customers`` would run with ``dim_customers``, before the facts
+    exist. Excluding the later invocations' models and their descendants (tests included)
+    keeps every test in the invocation that builds all its parents.
+    """
+    after = _selected(manifest, project, f"{INCREMENTAL}+", DAILY_SELECT)
+    return {
+        DBT_MODELS: [f"{INCREMENTAL}+"],
+        DBT_DAILY_MODELS: sorted(f"{manifest['nodes'][unique_id]['name']}+" for unique_id in after),
+        DBT_MODELS_AFTER_DAILY: [],
+    }
+
+
+def build_dbt_assets(
+    manifest: Mapping[str, Any],
+    project: DbtProject,
+    translator: DagsterDbtTranslator,
+    partitions_def: DailyPartitionsDefinition,
+) -> list[AssetsDefinition]:
+    nodes_by_key = _nodes_by_key(manifest, project, translator)
+    loaded_at = time.time()
+    excludes = _op_excludes(manifest, project)
+    assets: list[AssetsDefinition] = []
+    common = dict(manifest=manifest, project=project, dagster_dbt_translator=translator, pool=WAREHOUSE_POOL)
+
+    upstream = ("fqn:*", f"{INCREMENTAL}+")
+    if _selected(manifest, project, *upstream):
+
+        @dbt_assets(name=DBT_MODELS, select=upstream[0], exclude=upstream[1], **common)
+        def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig):
+            """dbt models not downstream of the daily facts (views, utilities, dimensions)."""
+            yield from run_dbt_build(
+                context, dbt, warehouse, config, nodes_by_key, project, loaded_at, exclude=excludes[DBT_MODELS]
+            )
+
+        assets.append(dbt_models)
+
+    if _selected(manifest, project, DAILY_SELECT, ""):
+
+        @dbt_assets(
+            name=DBT_DAILY_MODELS,
+            select=DAILY_SELECT,
+            partitions_def=partitions_def,
+            backfill_policy=BackfillPolicy.single_run(),
+            **common,
+        )
+        def dbt_daily_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig):
+            """Incremental, day-partitioned dbt models; one dbt build per partition range."""
+            time_window = context.partition_time_window
+            dbt_vars = dbt_window_vars(time_window, partitions_def)
+            window = window_dates(time_window)
+            first = "the start of history" if dbt_vars["start_date"] == HISTORY_FLOOR else dbt_vars["start_date"]
+            context.log.info(f"partitions {window[0]} .. {window[1]}: building days from {first} to {dbt_vars['end_date']}")
+            yield from run_dbt_build(
+                context, dbt, warehouse, config, nodes_by_key, project, loaded_at, dbt_vars, window,
+                exclude=excludes[DBT_DAILY_MODELS],
+            )
+
+        assets.append(dbt_daily_models)
+
+    downstream = (f"{INCREMENTAL}+", DAILY_SELECT)
+    if _selected(manifest, project, *downstream):
+
+        @dbt_assets(name=DBT_MODELS_AFTER_DAILY, select=downstream[0], exclude=downstream[1], **common)
+        def dbt_models_after_daily(
+            context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig
+        ):
+            """dbt models downstream of the daily facts (health, alerts, KPIs), rebuilt after them."""
+            yield from run_dbt_build(context, dbt, warehouse, config, nodes_by_key, project, loaded_at)
+
+        assets.append(dbt_models_after_daily)
+    return assets

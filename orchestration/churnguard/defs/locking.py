@@ -1,0 +1,185 @@
+"""One writer at a time: an OS file lock next to the DuckDB warehouse.
+
+DuckDB allows one writing process per database file. Dagster's concurrency pool
+(``churnguard_warehouse``, limit 1) serialises the runs of one Dagster instance; this lock
+also serialises everything else that writes the same file: a second Dagster instance,
+``churnguard run`` in another terminal, ``churnguard load`` / ``build``.
+
+    with warehouse_lock(path, holder="dbt build (run 1a2b3c)"):
+        ...  # write the warehouse
+
+- The lock file is ``<warehouse>.lock`` (e.g. ``churnguard.duckdb.lock``), locked with
+  ``fcntl.flock``; the kernel releases it when the holder exits or crashes, so it never goes
+  stale. While held it contains who holds it (JSON: pid, host, what, since).
+- A writer that finds the lock taken waits, polling, up to ``timeout`` seconds
+  (``CHURNGUARD_LOCK_TIMEOUT``, default 3600; 0 = do not wait), then raises
+  `WarehouseBusyError` naming the holder. Nothing has been written at that point.
+- Re-entrant within a process: a step that runs inside ``churnguard run`` (which holds the
+  lock for the whole run) does not deadlock on itself. Threads of one process take turns.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+from churnguard.defs import config
+
+POLL_SECONDS_MAX = 0.5
+
+
+class WarehouseBusyError(RuntimeError):
+    """Another writer holds the warehouse lock and the wait timed out."""
+
+
+@dataclass
+class _ProcessState:
+    thread_lock: threading.RLock
+    fd: int | None = None
+    depth: int = 0
+
+
+_STATES: dict[Path, _ProcessState] = {}
+_STATES_GUARD = threading.Lock()
+
+
+def lock_path(warehouse: Path) -> Path:
+    """``<warehouse>.lock`` in the warehouse's folder."""
+    warehouse = Path(warehouse).expanduser().resolve()
+    return warehouse.with_name(warehouse.name + ".lock")
+
+
+def _state(path: Path) -> _ProcessState:
+    with _STATES_GUARD:
+        if path not in _STATES:
+            _STATES[path] = _ProcessState(thread_lock=threading.RLock())
+        return _STATES[path]
+
+
+def read_holder(warehouse: Path) -> dict | None:
+    """Who holds the lock right now, as written by the holder (None if free or unknown)."""
+    try:
+        text = lock_path(warehouse).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    if not text:
+        return None
+    try:
+        holder = json.loads(text)
+    except ValueError:
+        return None
+    return holder if isinstance(holder, dict) else None
+
+
+def describe_holder(holder: dict | None) -> str:
+    if not holder:
+        return "another process (it did not say who)"
+    parts = [f"pid {holder.get('pid')}"]
+    if holder.get("host"):
+        parts.append(f"on {holder['host']}")
+    if holder.get("since"):
+        parts.append(f"since {holder['since']}")
+    return f"{holder.get('what') or 'another writer'} ({', '.join(parts)})"
+
+
+def _busy_message(warehouse: Path, holder: dict | None, waited: float, timeout: float) -> str:
+    return (
+        f"The warehouse {warehouse} is being written by {describe_holder(holder)}. "
+        f"Gave up after waiting {waited:.0f}s (CHURNGUARD_LOCK_TIMEOUT={timeout:g}). "
+        "Nothing was written. Wait for that writer to finish, or raise CHURNGUARD_LOCK_TIMEOUT "
+        "to queue behind it."
+    )
+
+
+def _try_flock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+@contextmanager
+def warehouse_lock(
+    warehouse: Path,
+    *,
+    holder: str,
+    timeout: float | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> Iterator[Path]:
+    """Hold the warehouse's write lock for the ``with`` block.
+
+    ``holder`` says who is writing (shown to anyone who has to wait); ``timeout`` defaults
+    to ``CHURNGUARD_LOCK_TIMEOUT``; ``on_wait`` is called once with a message when the lock
+    is taken and this writer starts waiting. Raises `WarehouseBusyError` on timeout.
+    """
+    warehouse = Path(warehouse).expanduser().resolve()
+    timeout = config.lock_timeout_seconds() if timeout is None else max(0.0, float(timeout))
+    path = lock_path(warehouse)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = _state(path)
+    started = time.monotonic()
+
+    acquired = state.thread_lock.acquire(timeout=timeout) if timeout > 0 else state.thread_lock.acquire(blocking=False)
+    if not acquired:  # another thread of this process is writing
+        raise WarehouseBusyError(_busy_message(warehouse, read_holder(warehouse), time.monotonic() - started, timeout))
+    try:
+        if state.depth == 0:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                if not _try_flock(fd):
+                    if on_wait is not None:
+                        on_wait(
+                            f"waiting for the warehouse lock: {warehouse} is being written by "
+                            f"{describe_holder(read_holder(warehouse))}"
+                        )
+                    delay = 0.05
+                    while True:
+                        waited = time.monotonic() - started
+                        if waited >= timeout:
+                            raise WarehouseBusyError(_busy_message(warehouse, read_holder(warehouse), waited, timeout))
+                        time.sleep(min(delay, timeout - waited))
+                        delay = min(delay * 2, POLL_SECONDS_MAX)
+                        if _try_flock(fd):
+                            break
+                info = {
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "what": holder,
+                    "since": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                }
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
+            except BaseException:
+                os.close(fd)
+                raise
+            state.fd = fd
+        state.depth += 1
+        try:
+            yield path
+        finally:
+            state.depth -= 1
+            if state.depth == 0 and state.fd is not None:
+                fd, state.fd = state.fd, None
+                try:
+                    os.ftruncate(fd, 0)
+                finally:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                    os.close(fd)
+    finally:
+        state.thread_lock.release()
+
+
+def holds_lock(warehouse: Path) -> bool:
+    """True when this process holds the warehouse lock (in any thread)."""
+    state = _STATES.get(lock_path(warehouse))
+    return bool(state and state.depth > 0)
