@@ -67,8 +67,14 @@ def _cmd_load(args: argparse.Namespace) -> int:
     return 0
 
 
-def _build_vars(args: argparse.Namespace) -> dict:
+def _build_vars(args: argparse.Namespace, warehouse: Path | None = None) -> dict:
     dbt_vars = {}
+    if warehouse is not None:
+        from churnguard import data_test_scope
+
+        dbt_vars["test_scope"] = data_test_scope.choose(
+            warehouse, getattr(args, "tests", "auto"), full_refresh=getattr(args, "full_refresh", False)
+        )
     if getattr(args, "start_date", None):
         dbt_vars["start_date"] = args.start_date
     if getattr(args, "end_date", None):
@@ -77,6 +83,7 @@ def _build_vars(args: argparse.Namespace) -> dict:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
+    from churnguard.data_test_scope import ScopeSettingError
     from churnguard.dbt_cli import DbtError, run_dbt
     from churnguard.defs.locking import WarehouseBusyError
 
@@ -88,7 +95,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
         command += ["--select", *args.select]
     try:
         with _writer_lock(warehouse, "churnguard build"):
-            run_dbt(command, warehouse=warehouse, dbt_vars=_build_vars(args))
+            run_dbt(command, warehouse=warehouse, dbt_vars=_build_vars(args, warehouse))
+    except ScopeSettingError as error:
+        print(str(error), file=sys.stderr)
+        return 2
     except WarehouseBusyError as error:
         print(str(error), file=sys.stderr)
         return 3
@@ -179,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--start-date", help="first day of customer-day facts to (re)build")
     build.add_argument("--end-date", help="last day of customer-day facts to build")
     build.add_argument("--select", nargs="+", help="dbt selection")
+    build.add_argument(
+        "--tests", choices=["auto", "full", "window"], default="auto",
+        help="rows the data tests read: every row (full), or only the days this build wrote (window); "
+        "auto (default) = window on an already built warehouse, full when it is new, on --full-refresh "
+        "and on $CHURNGUARD_FULL_TESTS_WEEKDAY (default sunday)",
+    )
     build.set_defaults(func=_cmd_build)
 
     run = sub.add_parser("run", help="the main job: load raw data and build everything, once")

@@ -43,6 +43,7 @@ from pydantic import Field
 from churnguard.defs.config import WAREHOUSE_POOL
 from churnguard.defs.dbt_project import newest_source_mtime, run_target_path
 from churnguard.defs.metadata import model_metadata
+from churnguard import data_test_scope
 from churnguard.defs.partitions import HISTORY_FLOOR, dbt_window_vars, window_dates
 from churnguard.defs.warehouse import WarehouseResource, WarehouseUnavailableError
 
@@ -57,6 +58,12 @@ DBT_MODELS_AFTER_DAILY = "dbt_models_after_daily"
 
 class DbtBuildConfig(Config):
     full_refresh: bool = Field(default=False, description="run dbt build --full-refresh (rebuild incremental models)")
+    tests: str = Field(
+        default="auto",
+        description="rows the dbt data tests read: full (every row), window (the days this run wrote) or auto "
+        "(window on a built warehouse, full when new, on a full refresh and on CHURNGUARD_FULL_TESTS_WEEKDAY); "
+        "the run tag churnguard/tests, set by the schedule and `churnguard run`, takes precedence",
+    )
 
 
 def _selected(manifest: Mapping[str, Any], project: DbtProject, select: str, exclude: str) -> set[str]:
@@ -95,8 +102,6 @@ def run_dbt_build(
     args = ["build"]
     if build_config.full_refresh:
         args.append("--full-refresh")
-    if dbt_vars:
-        args += ["--vars", json.dumps(dict(dbt_vars))]
     if exclude:  # kept by dagster-dbt even when it subsets the selection (see _op_excludes)
         args += ["--exclude", " ".join(exclude)]
     events: list[Any] = []
@@ -108,6 +113,11 @@ def run_dbt_build(
             "not assets yet: reload the code location (or restart `churnguard ui`)"
         )
     with warehouse.write_lock(context, f"dbt build ({step})"):
+        requested = context.run.tags.get(data_test_scope.RUN_TAG) or build_config.tests
+        scope = data_test_scope.choose(warehouse.path, requested, full_refresh=build_config.full_refresh)
+        args += ["--vars", json.dumps({**dict(dbt_vars or {}), "test_scope": scope})]
+        if scope == "window":
+            context.log.info("data tests read the build window only (test_scope window)")
         target = run_target_path(project, warehouse.path, step)
         context.log.info(f"dbt {' '.join(args)}  [{len(context.selected_asset_keys)} models]")
         checks_passed = checks_failed = 0

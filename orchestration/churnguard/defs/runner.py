@@ -20,7 +20,7 @@ from typing import Any, Iterator, Mapping
 
 from dagster import AssetKey, DagsterInstance, Definitions
 
-from churnguard import settings
+from churnguard import data_test_scope, settings
 from churnguard.defs import config
 from churnguard.defs.dbt_assets import DBT_DAILY_MODELS, DBT_MODELS, DBT_MODELS_AFTER_DAILY, daily_tables
 from churnguard.defs.jobs import NIGHTLY_JOB
@@ -121,6 +121,10 @@ def run_nightly_once(
             print(f"Nightly run over partitions {window[0]} .. {window[1]} (daily facts in one dbt invocation)", flush=True)
     log_path = dbt_output_log()
     with warehouse_lock(warehouse, holder=f"churnguard run (pid {os.getpid()})", timeout=lock_timeout):
+        # One test scope for the whole run, decided before it writes anything.
+        tags.setdefault(
+            data_test_scope.RUN_TAG, data_test_scope.choose(warehouse, "auto", full_refresh=full_refresh)
+        )
         with _divert_stdout(log_path if progress else None):
             result = job.execute_in_process(
                 run_config=run_config(defs, data_dir=data_dir, full_refresh=full_refresh, progress=progress),

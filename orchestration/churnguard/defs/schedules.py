@@ -25,7 +25,7 @@ from dagster import (
 )
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from churnguard import settings
+from churnguard import data_test_scope, settings
 from churnguard.defs import config
 from churnguard.defs.partitions import materialized_partitions, nightly_range
 from churnguard.defs.warehouse import WarehouseUnavailableError, built_through
@@ -86,7 +86,11 @@ def build_nightly_schedule(
         first, last = window
         return RunRequest(
             run_key=None,
-            tags={**range_tags(first, last), "churnguard/trigger": "schedule"},
+            tags={
+                **range_tags(first, last),
+                "churnguard/trigger": "schedule",
+                data_test_scope.RUN_TAG: data_test_scope.choose(settings.warehouse_path(), "auto", today=now.date()),
+            },
         )
 
     return nightly

@@ -37,7 +37,8 @@ with facts as (
 ),
 
 earlier_facts as (
-    select * from {{ ref('fct_customer_day') }}
+    select customer_id, date_day, logins_90d, tickets_opened_90d, mrr, orders_90d, order_amount_90d
+    from {{ ref('fct_customer_day') }}
     where date_day >= {{ add_days(window.start, -90) }}
         and date_day <= {{ add_days(window.end, -28) }}
 ),
@@ -150,9 +151,44 @@ prior_key_contact_change as (
     group by key_contact_changes.customer_id
 ),
 
+-- Only the fact columns used below: the window operator carries every column it is
+-- given, so a narrow input keeps it fast (fct_customer_day has about 80).
 joined as (
     select
-        facts.*,
+        facts.customer_day_id,
+        facts.customer_id,
+        facts.date_day,
+        facts.churn_definition,
+        facts.customer_status,
+        facts.lifecycle_spell_number,
+        facts.is_active,
+        facts.is_in_grace_period,
+        facts.logins,
+        facts.logins_7d,
+        facts.logins_28d,
+        facts.last_login_date,
+        facts.days_since_last_login,
+        facts.last_interaction_date,
+        facts.days_since_last_interaction,
+        facts.mrr,
+        facts.next_renewal_date,
+        facts.days_until_renewal,
+        facts.orders_90d,
+        facts.order_amount_90d,
+        facts.last_order_date,
+        facts.days_since_last_order,
+        facts.invoices_paid,
+        facts.max_payment_delay_days,
+        facts.overdue_invoices,
+        facts.max_days_past_due,
+        facts.latest_nps_score,
+        facts.last_nps_date,
+        facts.latest_csat_score,
+        facts.last_csat_date,
+        facts.open_tickets,
+        facts.open_severe_tickets,
+        facts.tickets_opened_28d,
+        facts.severe_tickets_opened_28d,
         coalesce(outreach_daily.outreach_decided, 0) as outreach_decided,
         coalesce(outreach_daily.outreach_unanswered, 0) as outreach_unanswered_decided,
         key_contact_changes.key_contact_events,
@@ -174,40 +210,14 @@ joined as (
 windowed as (
     select
         *,
-        sum(logins) over (
-            partition by customer_id order by date_day
-            rows between {{ activity_days - 1 }} preceding and current row
-        ) as logins_activity_window,
-        sum(outreach_decided) over (
-            partition by customer_id order by date_day
-            rows between 89 preceding and current row
-        ) as outreach_decided_90d,
-        sum(outreach_unanswered_decided) over (
-            partition by customer_id order by date_day
-            rows between 89 preceding and current row
-        ) as outreach_unanswered_decided_90d,
-        sum(invoices_paid) over (
-            partition by customer_id order by date_day
-            rows between 89 preceding and current row
-        ) as invoices_paid_90d,
-        max(max_payment_delay_days) over (
-            partition by customer_id order by date_day
-            rows between 89 preceding and current row
-        ) as max_payment_delay_days_90d,
-        coalesce(
-            max(case when outreach_decided > 0 then date_day end) over (
-                partition by customer_id order by date_day
-                rows between unbounded preceding and current row
-            ),
-            prior_last_outreach_decided_date
-        ) as last_outreach_decided_date,
-        coalesce(
-            max(case when key_contact_events > 0 then date_day end) over (
-                partition by customer_id order by date_day
-                rows between unbounded preceding and current row
-            ),
-            prior_last_key_contact_change_date
-        ) as last_key_contact_change_date
+        {{ trailing_window('sum', 'logins', activity_days) }} as logins_activity_window,
+        {{ trailing_window('sum', 'outreach_decided', 90) }} as outreach_decided_90d,
+        {{ trailing_window('sum', 'outreach_unanswered_decided', 90) }} as outreach_unanswered_decided_90d,
+        {{ trailing_window('sum', 'invoices_paid', 90) }} as invoices_paid_90d,
+        {{ trailing_window('max', 'max_payment_delay_days', 90) }} as max_payment_delay_days_90d,
+        {{ last_date_where('outreach_decided > 0', 'prior_last_outreach_decided_date') }} as last_outreach_decided_date,
+        {{ last_date_where('key_contact_events > 0', 'prior_last_key_contact_change_date') }}
+            as last_key_contact_change_date
     from joined
 ),
 

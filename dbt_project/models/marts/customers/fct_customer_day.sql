@@ -213,53 +213,31 @@ joined as (
 windowed as (
     select
         *,
-        {%- for measure in ['logins', 'interactions', 'outbound_interactions', 'outreach_unanswered', 'orders', 'order_amount', 'tickets_opened', 'severe_tickets_opened'] %}
-        {%- for days in [7, 28, 90] %}
-        sum({{ measure }}) over (
-            partition by customer_id order by date_day
-            rows between {{ days - 1 }} preceding and current row
-        ) as {{ measure }}_{{ days }}d,
+        {%- for measure, windows in [
+            ('logins', [7, 28, 90]),
+            ('interactions', [7, 28, 90]),
+            ('outbound_interactions', [28, 90]),
+            ('outreach_unanswered', [28, 90]),
+            ('orders', [7, 28, 90]),
+            ('order_amount', [7, 28, 90]),
+            ('tickets_opened', [7, 28, 90]),
+            ('severe_tickets_opened', [28, 90]),
+        ] %}
+        {%- for days in windows %}
+        {{ trailing_window('sum', measure, days) }} as {{ measure }}_{{ days }}d,
         {%- endfor %}
         {%- endfor %}
-        sum(case when logins > 0 then 1 else 0 end) over (
-            partition by customer_id order by date_day
-            rows between 27 preceding and current row
-        ) as login_days_28d,
-        coalesce(
-            max(case when logins > 0 then date_day end) over (
-                partition by customer_id order by date_day
-                rows between unbounded preceding and current row
-            ),
-            prior_last_login_date
-        ) as last_login_date,
-        coalesce(
-            max(case when interactions > 0 then date_day end) over (
-                partition by customer_id order by date_day
-                rows between unbounded preceding and current row
-            ),
-            prior_last_interaction_date
-        ) as last_interaction_date,
-        coalesce(
-            max(case when orders > 0 then date_day end) over (
-                partition by customer_id order by date_day
-                rows between unbounded preceding and current row
-            ),
-            prior_last_order_date
-        ) as last_order_date,
-        coalesce(
-            max(case when csat_responses > 0 then date_day end) over (
-                partition by customer_id order by date_day
-                rows between unbounded preceding and current row
-            ),
-            prior_last_csat_date
-        ) as last_csat_date,
-        coalesce(
-            max(case when nps_responses > 0 then date_day end) over (
-                partition by customer_id order by date_day
-                rows between unbounded preceding and current row
-            ),
-            prior_last_nps_date
-        ) as last_nps_date
+        {{ trailing_window('sum', 'case when logins > 0 then 1 else 0 end', 28) }} as login_days_28d,
+        {%- for name, condition in [
+            ('login', 'logins > 0'),
+            ('interaction', 'interactions > 0'),
+            ('order', 'orders > 0'),
+            ('csat', 'csat_responses > 0'),
+            ('nps', 'nps_responses > 0'),
+        ] %}
+        {{ last_date_where(condition, 'prior_last_' ~ name ~ '_date') }} as last_{{ name }}_date
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
     from joined
 ),
 
