@@ -1,13 +1,13 @@
 # Quick start (Python 3.11 and make are all you need):
 #   make run    install everything, then run the main job on the sample data
-#   make test   install everything, then run the test suite
+#   make test   install everything, then run the test suite and the size-S benchmark check
 #   make ui     install everything, then open the Dagster UI (http://127.0.0.1:3000)
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run ui test test-fast clean sample
+.PHONY: install run ui test bench-check clean sample
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ ui: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --durations=15
+	$(MAKE) --no-print-directory bench-check
+
+# The size-S benchmark (about 3 minutes): fails only on gross regressions, see docs/BENCHMARKS.md.
+bench-check: $(STAMP)
+	$(BIN)/python benchmarks/scale.py --size S --check
 
 sample: $(STAMP)
 	rm -rf seeds/sample

@@ -9,7 +9,7 @@ do, so benchmark steps are reported as multiples of its time and compare across 
 
 The warehouse is attached read-only; the result goes to a scratch database file. Memory
 limit, threads and temp directory are the dbt profile's (CHURNGUARD_DUCKDB_MEMORY_LIMIT,
-default 6GB; 2 threads; CHURNGUARD_DUCKDB_TEMP_DIR). Prints one JSON line:
+default 5GB; 2 threads; CHURNGUARD_DUCKDB_TEMP_DIR). Prints one JSON line:
 {"seconds": ..., "rows": ...}.
 """
 
@@ -111,7 +111,7 @@ def run(warehouse: Path, scratch: Path, first_day: str, last_day: str) -> dict:
     scratch.unlink(missing_ok=True)
     con = duckdb.connect(str(scratch))
     try:
-        con.execute(f"set memory_limit = '{os.environ.get('CHURNGUARD_DUCKDB_MEMORY_LIMIT', '6GB')}'")
+        con.execute(f"set memory_limit = '{os.environ.get('CHURNGUARD_DUCKDB_MEMORY_LIMIT', '5GB')}'")
         con.execute("set threads = 2")
         con.execute("set preserve_insertion_order = false")
         temp = os.environ.get("CHURNGUARD_DUCKDB_TEMP_DIR", str(scratch) + ".tmp")

@@ -8,7 +8,7 @@ Sizes: S = 1,000 customers x 365 days, M = 10,000 x 730, L = 100,000 x 730.
 
 Every step runs as a subprocess (the `churnguard` CLI, or benchmarks/reference_pass.py)
 with the same DuckDB settings (the dbt profile's: CHURNGUARD_DUCKDB_MEMORY_LIMIT, default
-6GB, 2 threads, temp directory next to the warehouse); its wall time and peak resident
+5GB, 2 threads, temp directory next to the warehouse); its wall time and peak resident
 memory (``wait4`` ru_maxrss: the largest process of the step, dbt and DuckDB run in one)
 are recorded. Steps:
 
@@ -74,7 +74,7 @@ STEP_LABELS = {
 
 
 def memory_limit_bytes() -> int:
-    text = os.environ.get("CHURNGUARD_DUCKDB_MEMORY_LIMIT", "6GB").strip().upper()
+    text = os.environ.get("CHURNGUARD_DUCKDB_MEMORY_LIMIT", "5GB").strip().upper()
     match = re.fullmatch(r"([\d.]+)\s*(GIB|GB|MIB|MB)", text)
     if not match:
         raise SystemExit(f"cannot read CHURNGUARD_DUCKDB_MEMORY_LIMIT={text!r}; write it like 6GB")
@@ -124,7 +124,7 @@ class Bench:
         env["CHURNGUARD_WAREHOUSE"] = str(warehouse)
         env["CHURNGUARD_DBT_TARGET_PATH"] = str(self.workdir / f"{tag}_dbt_target")
         env["CHURNGUARD_DBT_LOG_PATH"] = str(self.workdir / f"{tag}_dbt_logs")
-        env.setdefault("CHURNGUARD_DUCKDB_MEMORY_LIMIT", "6GB")
+        env.setdefault("CHURNGUARD_DUCKDB_MEMORY_LIMIT", "5GB")
         env["CHURNGUARD_DUCKDB_TEMP_DIR"] = str(self.workdir / f"{tag}_duckdb_tmp")
         env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
         env.pop("CHURNGUARD_DESTINATIONS_FILE", None)
@@ -313,7 +313,7 @@ def run_size(size: str, workdir: Path, history_days: int | None, results_path: P
         days=days,
         started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         machine=machine(),
-        memory_limit=os.environ.get("CHURNGUARD_DUCKDB_MEMORY_LIMIT", "6GB"),
+        memory_limit=os.environ.get("CHURNGUARD_DUCKDB_MEMORY_LIMIT", "5GB"),
         load_at_start=load_average(),
     )
     raw = workdir / "raw"

@@ -47,3 +47,22 @@
                'history_start': "cast('" ~ history_start ~ "' as date)",
                'start_value': start, 'end_value': end}) }}
 {% endmacro %}
+
+
+{#- The incremental config of the day-grain models: each run replaces whole days
+    (the build window's). Use as
+    `config(materialized='incremental', on_schema_change='fail', **day_replacing_incremental())`.
+    - default (DuckDB, Snowflake, Postgres, Redshift): delete+insert by date_day;
+    - BigQuery: insert_overwrite of date_day partitions (no delete+insert there);
+    - Spark / Databricks: insert_overwrite of date_day partitions of a Delta table.
+    See docs/SCALING.md. -#}
+{% macro day_replacing_incremental() -%}
+    {%- if target.type == 'bigquery' -%}
+        {{ return({'incremental_strategy': 'insert_overwrite',
+                   'partition_by': {'field': 'date_day', 'data_type': 'date', 'granularity': 'day'}}) }}
+    {%- elif target.type in ('spark', 'databricks') -%}
+        {{ return({'incremental_strategy': 'insert_overwrite', 'partition_by': ['date_day'], 'file_format': 'delta'}) }}
+    {%- else -%}
+        {{ return({'incremental_strategy': 'delete+insert', 'unique_key': 'date_day'}) }}
+    {%- endif -%}
+{%- endmacro %}

@@ -191,11 +191,11 @@ final as (
         cast(csat_satisfied as {{ dbt.type_bigint() }}) as csat_satisfied,
         cast(csat_satisfied_share as {{ ratio_type }}) as csat_satisfied_share,
         cast(customers_started_to_date as {{ dbt.type_bigint() }}) as customers_started_to_date,
-        cast(round(historical_clv, 2) as {{ ratio_type }}) as historical_clv,
-        cast(round(historical_clv_change, 2) as {{ ratio_type }}) as historical_clv_change,
+        cast({{ rounded('historical_clv', 2) }} as {{ ratio_type }}) as historical_clv,
+        cast({{ rounded('historical_clv_change', 2) }} as {{ ratio_type }}) as historical_clv_change,
         historical_clv_change > 0 as historical_clv_growing,
-        cast(round(arpa, 2) as {{ ratio_type }}) as arpa,
-        cast(round(predictive_clv, 2) as {{ ratio_type }}) as predictive_clv
+        cast({{ rounded('arpa', 2) }} as {{ ratio_type }}) as arpa,
+        cast({{ rounded('predictive_clv', 2) }} as {{ ratio_type }}) as predictive_clv
     from with_derived
 )
 

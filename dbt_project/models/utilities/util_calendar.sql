@@ -14,7 +14,7 @@ spine as (
 final as (
     select
         spine.date_day,
-        cast({{ dbt.date_trunc('week', 'spine.date_day') }} as date) as week_start_date,
+        {{ week_start('spine.date_day') }} as week_start_date,
         cast({{ dbt.date_trunc('month', 'spine.date_day') }} as date) as month_start_date,
         cast({{ dbt.date_trunc('quarter', 'spine.date_day') }} as date) as quarter_start_date,
         spine.date_day = bounds.as_of_date as is_as_of_date

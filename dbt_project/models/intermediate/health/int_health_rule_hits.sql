@@ -13,9 +13,8 @@
 
 {{ config(
     materialized='incremental',
-    unique_key='date_day',
-    incremental_strategy='delete+insert',
     on_schema_change='fail',
+    **day_replacing_incremental()
 ) }}
 
 {%- set window = customer_day_build_window() %}

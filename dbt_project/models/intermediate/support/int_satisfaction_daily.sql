@@ -6,7 +6,7 @@ with csat as (
         customer_id,
         rated_date as date_day,
         count(*) as csat_responses,
-        avg(cast(csat_score as {{ dbt.type_float() }})) as csat_score_avg
+        avg(cast(csat_score as {{ type_double() }})) as csat_score_avg
     from {{ ref('stg_support__csat_ratings') }}
     group by customer_id, rated_date
 ),
@@ -16,7 +16,7 @@ nps as (
         customer_id,
         responded_date as date_day,
         count(*) as nps_responses,
-        avg(cast(nps_score as {{ dbt.type_float() }})) as nps_score_avg
+        avg(cast(nps_score as {{ type_double() }})) as nps_score_avg
     from {{ ref('stg_support__nps_responses') }}
     group by customer_id, responded_date
 ),

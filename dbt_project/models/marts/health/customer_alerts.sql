@@ -215,7 +215,7 @@ reason_lists as (
     select
         alert_id,
         count(*) as reason_count,
-        {{ dbt.listagg('reason_code', "'|'", 'order by reason_code') }} as reason_codes
+        {{ sorted_listagg('reason_code', "'|'") }} as reason_codes
     from reason_rollup
     group by alert_id
 ),

@@ -13,9 +13,8 @@
 
 {{ config(
     materialized='incremental',
-    unique_key='date_day',
-    incremental_strategy='delete+insert',
     on_schema_change='fail',
+    **day_replacing_incremental()
 ) }}
 
 {%- set window = customer_day_build_window() %}
@@ -48,7 +47,7 @@ reasons as (
         date_day,
         count(*) as reason_count,
         max(case when opens_episode then 1 else 0 end) as has_opening_rule,
-        {{ dbt.listagg('reason_code', "'|'", 'order by reason_code') }} as reason_codes
+        {{ sorted_listagg('reason_code', "'|'") }} as reason_codes
     from rule_hits
     group by customer_id, date_day
 ),

@@ -85,7 +85,7 @@ final as (
         episode_windows.recommended_playbook,
         episode_windows.alert_raised_at,
         episode_windows.response_hours,
-        {{ dbt.dateadd('hour', 'episode_windows.response_hours', 'episode_windows.alert_raised_at') }}
+        {{ timestamp_add('hour', 'episode_windows.response_hours', 'episode_windows.alert_raised_at') }}
             as response_due_at,
         linked_interventions.intervention_id,
         coalesce(linked_interventions.playbook, 'no_intervention') as applied_playbook,
@@ -97,20 +97,20 @@ final as (
         case
             when linked_interventions.first_contact_at is not null
                 then linked_interventions.first_contact_at
-                    <= {{ dbt.dateadd('hour', 'episode_windows.response_hours', 'episode_windows.alert_raised_at') }}
-            when {{ dbt.dateadd('hour', 'episode_windows.response_hours', 'episode_windows.alert_raised_at') }}
+                    <= {{ timestamp_add('hour', 'episode_windows.response_hours', 'episode_windows.alert_raised_at') }}
+            when {{ timestamp_add('hour', 'episode_windows.response_hours', 'episode_windows.alert_raised_at') }}
                 < cast({{ add_days('bounds.as_of_date', 1) }} as {{ dbt.type_timestamp() }})
                 then false
         end as is_contacted_within_sla,
         case
             when linked_interventions.interview_at is not null
                 then linked_interventions.interview_at
-                    <= {{ dbt.dateadd('day', var('sla_interview_days'), 'episode_windows.alert_raised_at') }}
+                    <= {{ timestamp_add('day', var('sla_interview_days'), 'episode_windows.alert_raised_at') }}
         end as is_interview_within_sla,
         case
             when linked_interventions.solution_at is not null
                 then linked_interventions.solution_at
-                    <= {{ dbt.dateadd('day', var('sla_solution_days'), 'episode_windows.alert_raised_at') }}
+                    <= {{ timestamp_add('day', var('sla_solution_days'), 'episode_windows.alert_raised_at') }}
         end as is_solution_within_sla,
         episode_windows.save_window_end_date,
         churns_in_window.churn_date,
