@@ -58,6 +58,8 @@ START_DATE = "2024-01-01"  # 730 days end before today: the loader rejects futur
 SEED = 1
 SIZES = {"S": (1_000, 365), "M": (10_000, 730), "L": (100_000, 730)}
 INCREMENTAL = "config.materialized:incremental"
+# The incremental models and the views between them (int_health_overall_scores).
+BETWEEN_INCREMENTAL = f"{INCREMENTAL}+,+{INCREMENTAL}"
 GIB = 1024**3
 
 STEP_LABELS = {
@@ -204,6 +206,73 @@ class Bench:
         step.update(self.dbt_timings(tag, key))
         return self.record(key, step, scope)
 
+    def batched_full_build(self, tag: str, as_of: date, batch_days: int) -> dict:
+        """The full build in day batches, for data whose single-pass build would spill more
+        than the disk holds: (1) the seeds and models upstream of the incremental ones, without
+        tests;
+        (2) the incremental models over ``batch_days`` days at a time (``start_date`` /
+        ``end_date``), as a partitioned backfill does; (3) a plain ``dbt build`` of
+        everything (the incremental models then redo only their lookback days; every model
+        downstream is built and every test runs on every row). Recorded as one step: summed
+        wall time, the largest peak, the last invocation's dbt timings."""
+        as_of_var = {"as_of_date": as_of.isoformat()}
+        parts: list[dict] = []
+        parts.append(self.dbt("full_build_upstream", tag,
+                              ["build", "--select", f"+{INCREMENTAL}", "--exclude", BETWEEN_INCREMENTAL,
+                               "--resource-type", "seed", "model"], {}, as_of_var))
+        history_start = self.history_start(tag)
+        start = history_start
+        batch = 0
+        while start <= as_of:
+            end = min(start + timedelta(days=batch_days - 1), as_of)
+            batch += 1
+            parts.append(self.dbt(f"full_build_batch_{batch}", tag, ["run", "--select", BETWEEN_INCREMENTAL], {},
+                                  {**as_of_var, "start_date": start.isoformat(), "end_date": end.isoformat()}))
+            start = end + timedelta(days=1)
+        final = self.dbt("full_build_final", tag, ["build"], {}, {**as_of_var, "test_scope": "full"})
+        parts.append(final)
+        step = {key: value for key, value in final.items() if key.startswith("dbt_")}
+        step.update(
+            seconds=round(sum(part["seconds"] for part in parts), 2),
+            peak_rss_bytes=max(part["peak_rss_bytes"] for part in parts),
+            exit=next((part["exit"] for part in parts if part["exit"] != 0), 0),
+            load_before=parts[0]["load_before"],
+            log=str(self.logs / "full_build_final.log"),
+            batch_days=batch_days,
+            batches=batch,
+            parts={name: part["seconds"] for name, part in zip(
+                ["upstream"] + [f"batch {i}" for i in range(1, batch + 1)] + ["final build"], parts)},
+            parts_peak_rss_bytes=[part["peak_rss_bytes"] for part in parts],
+            dbt_incremental_model_seconds=round(sum(part.get("dbt_incremental_model_seconds", 0.0) for part in parts), 1),
+        )
+        return self.record("full_build", step)
+
+    def drop_built_schemas(self, tag: str) -> None:
+        """Everything dbt built (a resumed run starts from the loaded raw tables only)."""
+        import duckdb
+
+        con = duckdb.connect(str(self.workdir / f"{tag}.duckdb"))
+        try:
+            schemas = [row[0] for row in con.execute(
+                "select schema_name from information_schema.schemata where catalog_name = current_database() "
+                "and schema_name not like 'raw%' and schema_name not in ('main', 'information_schema', 'pg_catalog')"
+            ).fetchall()]
+            for schema in schemas:
+                con.execute(f'drop schema "{schema}" cascade')
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        print(f"resumed: dropped {', '.join(schemas) or 'nothing'}", flush=True)
+
+    def history_start(self, tag: str) -> date:
+        import duckdb
+
+        con = duckdb.connect(str(self.workdir / f"{tag}.duckdb"), read_only=True)
+        try:
+            return con.execute("select history_start_date from utilities.util_date_bounds").fetchone()[0]
+        finally:
+            con.close()
+
     def dbt_timings(self, tag: str, key: str) -> dict:
         """Summed execution times from run_results.json (models, tests), the slowest
         nodes, and a copy of the artifact next to the step's log."""
@@ -302,7 +371,15 @@ def incremental_models() -> set[str]:
 INCREMENTAL_MODELS = incremental_models()
 
 
-def run_size(size: str, workdir: Path, history_days: int | None, results_path: Path, stop_after: str | None = None) -> dict:
+def run_size(
+    size: str,
+    workdir: Path,
+    history_days: int | None,
+    results_path: Path,
+    stop_after: str | None = None,
+    batch_days: int | None = None,
+    resume: bool = False,
+) -> dict:
     customers, days = SIZES[size]
     workdir.mkdir(parents=True, exist_ok=True)
     bench = Bench(size, workdir, results_path)
@@ -317,17 +394,28 @@ def run_size(size: str, workdir: Path, history_days: int | None, results_path: P
         load_at_start=load_average(),
     )
     raw = workdir / "raw"
-    bench.generate(customers, days, raw, "generate")
-    bench.load(raw, "wh", "load")
+    if resume:  # keep the stored generate/load/reference figures and the loaded raw tables
+        stored = json.loads(results_path.read_text())
+        for key in ("generate", "load", "reference"):
+            bench.result["steps"][key] = stored["steps"][key]
+        bench.result.update(started_at=stored["started_at"], load_at_start=stored["load_at_start"], resumed=True)
+        bench.drop_built_schemas("wh")
+    else:
+        bench.generate(customers, days, raw, "generate")
+        bench.load(raw, "wh", "load")
     bench.result["raw_rows"] = bench.raw_counts("wh")
-    bench.reference("wh", first_day.isoformat(), last_day.isoformat())
+    if not resume:
+        bench.reference("wh", first_day.isoformat(), last_day.isoformat())
     if stop_after == "reference":
         bench.result["finished_at"] = "stopped after the reference pass (--stop-after reference)"
         bench.save()
         return bench.result
     as_of = bench.as_of_date("wh")
     bench.result["as_of_date"] = as_of.isoformat()
-    bench.build("full_build", "wh", as_of=(as_of - timedelta(days=1)).isoformat())
+    if batch_days:
+        bench.batched_full_build("wh", as_of - timedelta(days=1), batch_days)
+    else:
+        bench.build("full_build", "wh", as_of=(as_of - timedelta(days=1)).isoformat())
     bench.nightly("wh", as_of, None)
     backfill_end = as_of - timedelta(days=7)
     bench.dbt("backfill_week", "wh", ["run", "--select", INCREMENTAL], None,
@@ -401,6 +489,12 @@ def size_table(result: dict) -> list[str]:
         lines.append(
             f"Reference pass: {ref['rows']:,} customer-day rows; the statement itself took "
             f"{ref.get('query_seconds')} s (the rest of the step is Python and DuckDB start-up)."
+        )
+    if full.get("batches"):
+        lines.append(
+            f"Full build in {full['batches']} batches of {full['batch_days']} days (`--batch-days`; see the notes): "
+            + ", ".join(f"{name} {_fmt_seconds(sec)}" for name, sec in full["parts"].items())
+            + f"; the largest peak {max(full['parts_peak_rss_bytes']) / GIB:.2f} GiB. The figures below are the final build's."
         )
     for key, label in (("full_build", "Full build"), ("nightly_build", "Nightly build")):
         step = steps.get(key, {})
@@ -544,6 +638,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stop-after", choices=["reference"], help="stop after this step (partial run)")
     parser.add_argument("--render-only", action="store_true", help="only render stored results to --out")
     parser.add_argument(
+        "--resume", action="store_true",
+        help="reuse the workdir's loaded warehouse and the stored generate/load/reference figures; rebuild the rest",
+    )
+    parser.add_argument(
+        "--batch-days", type=int,
+        help="build the incremental models' history in batches of this many days (see batched_full_build)",
+    )
+    parser.add_argument(
         "--rerun-nightly", action="store_true",
         help="re-time the nightly build and incremental models on the kept workdir (e.g. once the machine is quiet)",
     )
@@ -586,7 +688,8 @@ def main(argv: list[str] | None = None) -> int:
     # A --check run without --out keeps its figures out of the stored results.
     stored = RESULTS_DIR / f"{args.size}.json"
     results_path = workdir / "result.json" if args.check and not args.out else stored
-    result = run_size(args.size, workdir, args.history_days, results_path, args.stop_after)
+    result = run_size(args.size, workdir, args.history_days, results_path, args.stop_after, args.batch_days,
+                      args.resume)
     print(f"size {args.size} done in {_fmt_seconds(time.perf_counter() - started)}")
     print("\n".join(size_table(result)))
     if args.out:
