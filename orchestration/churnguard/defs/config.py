@@ -10,6 +10,7 @@
 | ``CHURNGUARD_LOCK_TIMEOUT`` | ``3600`` | seconds a writer waits for the warehouse lock before failing (``0``: fail at once) |
 | ``CHURNGUARD_ALERT_LIST_MAX_AGE_HOURS`` | ``26`` | the alert list (and the facts) turn stale in the UI when older than this |
 | ``CHURNGUARD_DBT_DOCS_URL`` | ``http://localhost:8080`` | where ``dbt docs serve`` runs; asset pages link to it |
+| ``CHURNGUARD_FULL_TESTS_WEEKDAY`` | ``sunday`` | night on which the nightly run tests every row, not only the days it wrote (``daily``, ``never``; see `churnguard.data_test_scope`) |
 | ``CHURNGUARD_DAGSTER_HOME`` | unset | Dagster instance (run history) of ``churnguard run`` (unset: in memory, nothing kept) and ``churnguard ui`` (unset: ``<warehouse folder>/dagster_home``) |
 
 The warehouse file itself is ``CHURNGUARD_WAREHOUSE`` and dbt's folders are
