@@ -5,7 +5,7 @@
 
 Compiles the model against warehouse W (``churnguard dbt -- compile``; with
 ``--full-refresh`` as a rebuild of the whole history, else as the next incremental run),
-runs its SELECT under ``EXPLAIN ANALYZE`` on a read-only connection with the profile's
+runs its SELECT with DuckDB's JSON profiler (as a temporary table) on a read-only connection with the profile's
 memory limit and 2 threads, and prints the operators that took the most time, with their
 share of the total and the rows they produced. The numbers quoted in benchmarks/NOTES.md
 come from this script. Nothing in the warehouse changes.
@@ -46,13 +46,17 @@ def compile_model(warehouse: Path, model: str, full_refresh: bool, dbt_vars: str
 
 
 def operators(node: dict, depth: int = 0):
-    """(name, seconds, rows, depth) for every operator under ``node``."""
-    name = node.get("operator_name") or node.get("operator_type") or node.get("name")
-    if name:
+    """(name, seconds, rows, depth) for every operator under ``node``. DuckDB 2.x writes
+    {"operator": [...]} at the root and {"type", "timing", "intermediate_rows"} per
+    operator; 1.x wrote "operator_name", "operator_timing", "operator_cardinality"."""
+    for root in node.get("operator", []):
+        yield from operators(root, depth)
+    name = node.get("type") or node.get("operator_name") or node.get("operator_type")
+    if name and isinstance(name, str):
         yield (
             name.strip(),
-            float(node.get("operator_timing", node.get("timing", 0.0)) or 0.0),
-            int(node.get("operator_cardinality", node.get("cardinality", 0)) or 0),
+            float(node.get("timing", node.get("operator_timing", 0.0)) or 0.0),
+            int(node.get("intermediate_rows", node.get("operator_cardinality", 0)) or 0),
             depth,
         )
     for child in node.get("children", []):
@@ -69,7 +73,7 @@ def profile(warehouse: Path, sql: str, profile_path: Path) -> tuple[float, list[
         con.execute("set enable_profiling = 'json'")
         con.execute(f"set profiling_output = '{profile_path}'")
         started = time.perf_counter()
-        con.execute(f"explain analyze {sql}").fetchall()
+        con.execute(f"create temp table profiled_model as {sql}")  # the profile is written when it ends
         seconds = time.perf_counter() - started
     finally:
         con.close()
