@@ -24,3 +24,20 @@
             {{ prior_column }}
         )
 {%- endmacro %}
+
+
+{#- The state `last_date_where` carries in: per customer, the last day of `source` (a
+    relation or CTE with customer_id and date_day) before the customer's first row in this
+    run (`first_days`: customer_id, first_row_date), where `condition` (optional, on
+    `source`'s columns) holds. A select statement, for a CTE body. -#}
+{% macro last_date_before_first_row(source, date_alias, first_days='customer_first_days', condition=none) -%}
+    select {{ source }}.customer_id, max({{ source }}.date_day) as {{ date_alias }}
+    from {{ source }}
+    inner join {{ first_days }}
+        on {{ source }}.customer_id = {{ first_days }}.customer_id
+    where {{ source }}.date_day < {{ first_days }}.first_row_date
+        {%- if condition %}
+        and {{ source }}.{{ condition }}
+        {%- endif %}
+    group by {{ source }}.customer_id
+{%- endmacro %}

@@ -129,25 +129,11 @@ customer_first_days as (
 ),
 
 prior_outreach as (
-    select
-        outreach_daily.customer_id,
-        max(outreach_daily.date_day) as last_outreach_decided_date
-    from outreach_daily
-    inner join customer_first_days
-        on outreach_daily.customer_id = customer_first_days.customer_id
-    where outreach_daily.date_day < customer_first_days.first_row_date
-    group by outreach_daily.customer_id
+    {{ last_date_before_first_row('outreach_daily', 'last_outreach_decided_date') }}
 ),
 
 prior_key_contact_change as (
-    select
-        key_contact_changes.customer_id,
-        max(key_contact_changes.date_day) as last_key_contact_change_date
-    from key_contact_changes
-    inner join customer_first_days
-        on key_contact_changes.customer_id = customer_first_days.customer_id
-    where key_contact_changes.date_day < customer_first_days.first_row_date
-    group by key_contact_changes.customer_id
+    {{ last_date_before_first_row('key_contact_changes', 'last_key_contact_change_date') }}
 ),
 
 -- Only the fact columns used below: the window operator carries every column it is

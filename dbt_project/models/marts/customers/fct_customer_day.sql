@@ -121,13 +121,7 @@ customer_first_days as (
 ] %}
 
 prior_last_{{ name }} as (
-    select {{ source }}.customer_id, max({{ source }}.date_day) as last_{{ name }}_date
-    from {{ source }}
-    inner join customer_first_days
-        on {{ source }}.customer_id = customer_first_days.customer_id
-    where {{ source }}.date_day < customer_first_days.first_row_date
-        and {{ source }}.{{ condition }}
-    group by {{ source }}.customer_id
+    {{ last_date_before_first_row(source, 'last_' ~ name ~ '_date', condition=condition) }}
 ),
 {%- endfor %}
 
