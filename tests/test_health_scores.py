@@ -1,19 +1,27 @@
-"""The health score, its rules and alert episodes, end to end on two hand-made customers.
+"""The health score, its rules and alert episodes, end to end on a small hand-made world.
+
+Signals are ranked within the customer's cohort (same churn definition and tenure band)
+on the same day, and a signal's points are the mean of the points curve
+100 x (1 - (1 - p)^5) over the share of the cohort its value occupies
+(docs/HEALTH_SCORE.md). The world:
 
 - ``acc_decline`` (subscription, 500 a month) logs in every day until April 30 and then
   stops; its three proactive contacts of May and June go unanswered, its NPS falls from
-  9 to 3, its June invoice goes unpaid and an urgent ticket stays open. It declines into
-  red and has one open alert episode on the as-of date (2025-06-30).
-- ``acc_steady`` (activity-based, no invoices, orders or surveys) logs in every day and
-  last talked to the vendor on April 30. Its financial and satisfaction dimensions have
-  no data and are left out: it stays green all along, with a reminder rule but no
-  episode.
+  9 to 3, its June invoice goes unpaid and an urgent ticket stays open.
+- four peers in its cohort (``acc_peer1``..``acc_peer4``, subscription, 500 a month,
+  same age) keep logging in daily, answer the monthly contact, pay on time; peer1 also
+  had a ticket solved in a day; peer3 answers no survey; peer4 moves from monthly to
+  annual billing at 400 a month on May 1 (a longer commitment at a discount).
+- ``acc_steady`` (activity-based, alone in its cohort, no invoices, orders, tickets or
+  surveys) logs in every day and last talked to the vendor on April 30.
 
-The raw files are written here (the loader test's CSV writer is reused), loaded and
-built with dbt; the expected values are computed by hand from the formulas in
-docs/HEALTH_SCORE.md and the default seeds. A second test changes a weight in a copy of
-the seed, rebuilds the committed sample's scores, and checks the overall score of every
-customer-day moves as the re-normalised weighted mean says.
+With five customers in a cohort the least healthy one occupies [0, 0.2] of it and earns
+38.2 points on that signal; four tied ones occupy [0.2, 1] and earn 94.5; all five tied
+earn 83.2 (the curve's mean); of two, the worse earns 67.0 and the better 99.5; of four,
+the worst 44.9 and three tied 96.0 (``interval_points`` below recomputes these from the
+curve's 21 knots). A second test changes a weight in a copy of the seed, rebuilds the
+committed sample's scores, and checks the overall score of every customer-day moves as
+the re-normalised weighted mean says.
 """
 
 from __future__ import annotations
@@ -48,15 +56,30 @@ def _days(first: date, last: date):
         day += timedelta(days=1)
 
 
+PEERS = ["acc_peer1", "acc_peer2", "acc_peer3", "acc_peer4"]
+
+
 def hand_made_dataset() -> dict[str, list[dict]]:
     logins = [(f"L-D-{d:%m%d}", "acc_decline", "pu-d1", f"{d}T09:00:00Z", "600")
               for d in _days(date(2025, 1, 1), date(2025, 4, 30))]
     logins += [(f"L-S-{d:%m%d}", "acc_steady", "pu-s1", f"{d}T10:00:00Z", "900")
                for d in _days(date(2025, 1, 1), AS_OF)]
+    logins += [(f"L-{peer}-{d:%m%d}", peer, f"pu-{peer}", f"{d}T09:00:00Z", "600")
+               for peer in PEERS for d in _days(date(2025, 1, 1), AS_OF)]
     invoices = [(f"N{m}", "acc_decline", "S1", "500.00", "USD", "paid" if m < 6 else "open",
                  f"2025-{m:02d}-01T00:00:00Z", f"2025-{m:02d}-15T00:00:00Z") for m in range(1, 7)]
     payments = [(f"P{m}", f"N{m}", "acc_decline", "500.00", "USD", "succeeded", f"2025-{m:02d}-05T12:00:00Z")
                 for m in range(1, 6)]
+    for peer in PEERS:
+        months = range(1, 5) if peer == "acc_peer4" else range(1, 7)
+        invoices += [(f"N-{peer}-{m}", peer, f"S-{peer}", "500.00", "USD", "paid",
+                      f"2025-{m:02d}-01T00:00:00Z", f"2025-{m:02d}-15T00:00:00Z") for m in months]
+        payments += [(f"P-{peer}-{m}", f"N-{peer}-{m}", peer, "500.00", "USD", "succeeded",
+                      f"2025-{m:02d}-05T12:00:00Z") for m in months]
+    invoices.append(("N-acc_peer4-annual", "acc_peer4", "S-acc_peer4-annual", "4800.00", "USD", "paid",
+                     "2025-05-01T00:00:00Z", "2025-05-15T00:00:00Z"))
+    payments.append(("P-acc_peer4-annual", "N-acc_peer4-annual", "acc_peer4", "4800.00", "USD", "succeeded",
+                     "2025-05-05T12:00:00Z"))
     return {
         "crm.users": _rows(
             "user_id, full_name, email, role, manager_user_id, is_active",
@@ -71,11 +94,15 @@ def hand_made_dataset() -> dict[str, list[dict]]:
              "2024-06-01T00:00:00Z", "2025-01-01T00:00:00Z"),
             ("acc_steady", "Steady Ltd", "smb", "Software", "NA", "U1", "", "activity",
              "2024-01-01T00:00:00Z", "2025-01-01T00:00:00Z"),
+            *[(peer, f"Peer {peer[-1]} Co", "smb", "Retail", "EMEA", "U1", "U2", "subscription",
+               "2024-06-01T00:00:00Z", "2025-01-01T00:00:00Z") for peer in PEERS],
         ),
         "crm.contacts": _rows(
             "contact_id, account_id, full_name, email, title, is_decision_maker, valid_from, valid_to",
             ("C1", "acc_decline", "Dee Cline", "dee@decline.test", "Owner", "true", "2024-06-01T00:00:00Z", ""),
             ("C2", "acc_steady", "Stu Dee", "stu@steady.test", "CTO", "true", "2024-01-01T00:00:00Z", ""),
+            *[(f"C-{peer}", peer, f"Pat {peer[-1]}", f"pat@{peer}.test", "Owner", "true",
+               "2024-06-01T00:00:00Z", "") for peer in PEERS],
         ),
         "crm.interactions": _rows(
             "interaction_id, account_id, contact_id, user_id, channel, direction, occurred_at, is_answered, answered_at",
@@ -86,6 +113,8 @@ def hand_made_dataset() -> dict[str, list[dict]]:
             ("I-D7", "acc_decline", "C1", "U1", "email", "outbound", "2025-06-01T10:00:00Z", "false", ""),
             *[(f"I-S{i}", "acc_steady", "C2", "U1", "chat", "inbound", f"2025-{m}T11:00:00Z", "true",
                f"2025-{m}T11:30:00Z") for i, m in enumerate(["01-15", "02-15", "03-15", "04-30"])],
+            *[(f"I-{peer}-{m}", peer, f"C-{peer}", "U1", "email", "outbound", f"2025-{m:02d}-10T10:00:00Z", "true",
+               f"2025-{m:02d}-10T15:00:00Z") for peer in PEERS for m in range(1, 7)],
         ),
         "crm.logins": _rows("login_id, account_id, user_id, logged_in_at, session_seconds", *logins),
         "crm.interventions": [],
@@ -93,6 +122,12 @@ def hand_made_dataset() -> dict[str, list[dict]]:
             "subscription_id, account_id, plan_name, status, billing_interval, mrr, currency, started_at, ended_at, "
             "renewal_date, canceled_at",
             ("S1", "acc_decline", "Growth", "past_due", "month", "500.00", "USD", "2024-06-01T00:00:00Z", "", "", ""),
+            *[(f"S-{peer}", peer, "Growth", "active", "month", "500.00", "USD", "2024-06-01T00:00:00Z", "", "", "")
+              for peer in PEERS[:3]],
+            ("S-acc_peer4", "acc_peer4", "Growth", "canceled", "month", "500.00", "USD", "2024-06-01T00:00:00Z",
+             "2025-05-01T00:00:00Z", "", ""),
+            ("S-acc_peer4-annual", "acc_peer4", "Growth Annual", "active", "year", "400.00", "USD",
+             "2025-05-01T00:00:00Z", "", "2026-05-01", ""),
         ),
         "billing.invoices": _rows(
             "invoice_id, account_id, subscription_id, amount_due, currency, status, issued_at, due_at", *invoices
@@ -105,12 +140,16 @@ def hand_made_dataset() -> dict[str, list[dict]]:
             "ticket_id, account_id, requester_contact_id, subject, category, priority, status, created_at, "
             "solved_at, reopen_count",
             ("T1", "acc_decline", "C1", "Export broken", "bug", "urgent", "open", "2025-06-10T08:00:00Z", "", "0"),
+            ("T2", "acc_peer1", "C-acc_peer1", "How to export", "how_to", "low", "solved", "2025-06-12T08:00:00Z",
+             "2025-06-13T08:00:00Z", "0"),
         ),
         "support.csat_ratings": [],
         "support.nps_responses": _rows(
             "response_id, account_id, contact_id, score, responded_at, comment",
             ("Q1", "acc_decline", "C1", "9", "2025-02-01T12:00:00Z", ""),
             ("Q2", "acc_decline", "C1", "3", "2025-05-15T12:00:00Z", "it got worse"),
+            *[(f"Q-{peer}-{n}", peer, f"C-{peer}", "9", f"2025-{m}T12:00:00Z", "")
+              for peer in ["acc_peer1", "acc_peer2", "acc_peer4"] for n, m in enumerate(["02-01", "05-15"])],
         ),
     }
 
@@ -143,40 +182,92 @@ def test_two_hand_made_customers_through_the_warehouse(hand_made_warehouse: Path
     """One build, three checks (a module fixture would be rebuilt on each xdist worker)."""
     _check_declining_customer_scores(hand_made_warehouse)
     _check_declining_customer_episode(hand_made_warehouse)
+    _check_peers(hand_made_warehouse)
     _check_steady_customer(hand_made_warehouse)
 
 
+KNOTS = [k / 20 for k in range(21)]
+CURVE = [100.0 * (1.0 - (1.0 - k) ** 5) for k in KNOTS]
+
+
+def interval_points(low: float, high: float) -> float:
+    """Mean of the default points curve (piecewise linear between its 21 knots) over the
+    share [low, high] of the cohort that a signal's value occupies."""
+    steps = 2000
+    width = (high - low) / steps
+    total = 0.0
+    for i in range(steps):  # midpoint rule: exact enough for whole-number scores
+        x = low + (i + 0.5) * width
+        j = min(int(x * 20), 19)
+        total += CURVE[j] + (CURVE[j + 1] - CURVE[j]) * (x - KNOTS[j]) * 20
+    return total / steps
+
+
+def test_interval_points_of_the_default_curve() -> None:
+    assert round(interval_points(0, 0.2), 1) == 38.2  # the least healthy of five
+    assert round(interval_points(0.2, 1), 1) == 94.5  # four tied at the top
+    assert round(interval_points(0, 1), 1) == 83.2  # all tied: the curve's mean
+    assert round(interval_points(0, 0.5), 1) == 67.0 and round(interval_points(0.5, 1), 1) == 99.5
+    assert round(interval_points(0, 0.25), 1) == 44.9 and round(interval_points(0.25, 1), 1) == 96.0
+
+
 def _check_declining_customer_scores(hand_made_warehouse: Path) -> None:
+    worst_of_5, tied_5 = interval_points(0, 0.2), interval_points(0, 1)
     row = _score(hand_made_warehouse, "acc_decline", AS_OF)
-    # usage: no login for 61 days, none in 28 days against a baseline of 57 logins in
-    # Mar 5-Jun 2 (17.73 per 28 days): baseline part 0, level 0, recency 0 -> 0.
-    assert row["usage_score"] == 0
-    # engagement: 4 contacts decided in 90 days, 3 unanswered -> reply rate 25% scores
-    # (0.25-0.1)/(0.6-0.1) = 30; 3 unanswered in a row -> 0; last interaction 29 days ago
-    # -> 100. Mean 43.3 -> 43.
-    assert row["engagement_score"] == 43
-    # financial: revenue stable (MRR 500 now and 90 days ago) -> 85; the June invoice is
-    # 15 days overdue (danger above 10): 39 - 39 * (15 - 10) / 10 = 19.5. Mean 52.25 -> 52.
-    assert row["financial_score"] == 52
-    # satisfaction: NPS 3 scores (3-2)/(9-2) = 14.3; it fell 6 points (4 or more -> 0).
-    # Mean 7.1 -> 7.
-    assert row["satisfaction_score"] == 7
-    # support: 1 open ticket (-5), urgent (-45), 1 ticket in 28 days against a baseline of
-    # 0: (1+1)/(0+1) = 2, half the volume penalty (-15) -> 35.
-    assert row["support_score"] == 35
-    # overall: .25*0 + .20*43 + .25*52 + .20*7 + .10*35 = 26.5 -> 27 (half away from zero).
+    assert row["cohort"] == "subscription|established"
+    # usage: least healthy of its five-customer cohort on logins a week (0), its own trend
+    # and days since the last login (61): 38.2 on each -> 38.
+    assert row["usage_score"] == 38
+    # engagement: least healthy on reply rate (25% vs 100%), unanswered run (3 vs 0) and
+    # days since the last interaction (29 vs 20); key contact unchanged like everyone
+    # (tied, 83.2): (3 x 38.2 + 83.2) / 4 = 49.5 -> 49.
+    assert row["engagement_score"] == round((3 * worst_of_5 + tied_5) / 4) == 49
+    # financial: revenue stable like everyone (tied: 83.2; peer4's move to annual billing at
+    # a lower MRR is no decline); the June invoice is 15 days overdue, the worst payment
+    # delay (38.2). Mean 60.7 -> 61.
+    assert row["financial_score"] == round((tied_5 + worst_of_5) / 2) == 61
+    # satisfaction: NPS 3 and a 6-point drop, the worst of the four who answered (44.9).
+    assert row["satisfaction_score"] == round(interval_points(0, 0.25)) == 45
+    # support: only acc_decline and peer1 have tickets; acc_decline is the worse of the two
+    # on open and on open severe tickets (67.0), tied on volume and repeats (83.2) -> 75.
+    assert row["support_score"] == round((2 * interval_points(0, 0.5) + 2 * tied_5) / 4) == 75
+    # overall: .25*38 + .20*49 + .25*61 + .20*45 + .10*75 = 51.05 -> 51.
     assert row["dimensions_scored"] == 5
-    assert row["health_score"] == 27
+    assert row["health_score"] == 51
     assert row["health_tier"] == "red"
     assert row["alert_tier"] == "red"
-    assert row["pulled_down_most_by"] == "usage"
+    assert row["pulled_down_most_by"] == "usage"  # .25 x 62 = 15.5 points
+    assert row["is_calibrated"] is False and row["churn_probability"] is None
     assert row["reason_codes"] == (
         "activity_down_40pct_3w|inactive_60d|key_indicator_down_20pct|payment_delay_danger|"
         "score_drop_20_in_90d|two_unanswered_outreach"
     )
-    assert row["health_score_90d_ago"] - row["health_score"] > 20
-    # Before the decline it was green.
+    # 90 days earlier (April 1) it behaved like its peers: every signal tied, 83.
+    assert row["health_score_90d_ago"] == 83
     assert _score(hand_made_warehouse, "acc_decline", date(2025, 4, 1))["health_tier"] == "green"
+
+
+def _check_peers(hand_made_warehouse: Path) -> None:
+    peers = {peer: _score(hand_made_warehouse, peer, AS_OF) for peer in PEERS}
+    # usage: four tied at the top of the cohort (94.5 each) -> 94
+    assert {row["usage_score"] for row in peers.values()} == {94}
+    # peer4 moved from 500 a month billed monthly to 400 a month billed yearly: a longer
+    # commitment at a discount is not a revenue decline, so its financial score equals
+    # the peers' who did not move.
+    dims = _query(hand_made_warehouse,
+                  "select customer_id, revenue_decline, committed_mrr, billing_term_months, financial_score "
+                  "from intermediate.int_health_dimension_scores where date_day = ? order by customer_id", [AS_OF])
+    by_customer = {row["customer_id"]: row for row in dims}
+    assert float(by_customer["acc_peer4"]["committed_mrr"]) == 400.0
+    assert by_customer["acc_peer4"]["billing_term_months"] == 12
+    assert float(by_customer["acc_peer4"]["revenue_decline"]) == 0.0
+    assert by_customer["acc_peer4"]["financial_score"] == by_customer["acc_peer2"]["financial_score"]
+    # No tickets and no surveys (peer3) is no evidence: it does not score above peer1, whose
+    # only ticket was solved in a day and whose NPS is a steady 9.
+    assert peers["acc_peer3"]["support_score"] is None and peers["acc_peer3"]["satisfaction_score"] is None
+    assert peers["acc_peer1"]["support_score"] is not None and peers["acc_peer1"]["satisfaction_score"] is not None
+    assert peers["acc_peer3"]["health_score"] <= peers["acc_peer1"]["health_score"]
+    assert all(row["health_tier"] == "green" for row in peers.values())
 
 
 def _check_declining_customer_episode(hand_made_warehouse: Path) -> None:
@@ -205,21 +296,19 @@ def _check_declining_customer_episode(hand_made_warehouse: Path) -> None:
     assert [r["reason_code"] for r in reasons] == sorted(episode["reason_codes"].split("|"))
     listed = _query(hand_made_warehouse, "select * from marts.current_alert_list order by priority_rank")
     assert [(r["priority_rank"], r["alert_id"]) for r in listed] == [(1, episode["alert_id"])]
-    assert listed[0]["health_score"] == 27
+    assert listed[0]["health_score"] == 51
 
 
 def _check_steady_customer(hand_made_warehouse: Path) -> None:
     row = _score(hand_made_warehouse, "acc_steady", AS_OF)
-    assert row["financial_score"] is None and row["satisfaction_score"] is None
-    assert row["usage_score"] == 100
-    # engagement: only the recency part has data; 61 days since the last interaction:
-    # (61 - 120) / (45 - 120) * 100 = 78.7 -> 79.
-    assert row["engagement_score"] == 79
-    assert row["support_score"] == 100
-    # Re-normalised over the three dimensions present: (.25*100 + .20*79 + .10*100) / .55
-    # = 92.4 -> 92. Counting the missing ones as 0 would have made it 51 (red).
-    assert row["dimensions_scored"] == 3
-    assert row["health_score"] == 92
+    assert row["cohort"] == "activity|established"
+    # No invoices, orders, surveys or tickets: financial, satisfaction and support have no
+    # evidence and are left out (neither 100 nor 0), the weights re-normalised.
+    assert row["financial_score"] is None and row["satisfaction_score"] is None and row["support_score"] is None
+    # Alone in its cohort, every signal it has sits at the cohort's mean: 83.2 -> 83.
+    assert row["usage_score"] == 83 and row["engagement_score"] == 83
+    assert row["dimensions_scored"] == 2
+    assert row["health_score"] == 83
     assert row["health_tier"] == "green"
     assert row["reason_codes"] == "no_interaction_30d"  # a reminder: it opens no episode
     tiers = _query(hand_made_warehouse,

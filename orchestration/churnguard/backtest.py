@@ -151,7 +151,21 @@ def load_frame(
                     scores.churn_definition,
                     scores.health_score,
                     scores.health_tier,
-                    facts.days_since_last_login
+                    scores.churn_probability,
+                    scores.tenure_days,
+                    facts.days_since_last_login,
+                    facts.days_since_last_order,
+                    facts.days_since_last_interaction,
+                    facts.logins_7d,
+                    facts.logins_28d,
+                    facts.logins_90d,
+                    facts.orders_90d,
+                    facts.order_amount_90d,
+                    facts.mrr,
+                    facts.tickets_opened_90d,
+                    facts.open_tickets,
+                    facts.latest_nps_score,
+                    facts.latest_csat_score
                 from cutoffs
                 inner join marts.health_scores as scores
                     on scores.date_day = cutoffs.cutoff_date
@@ -170,15 +184,19 @@ def load_frame(
             labelled as (
                 select
                     population.*,
-                    min(churns.churn_date) as churn_date
+                    churns.churn_date
                 from population
-                left join churns
-                    on churns.customer_id = population.customer_id
-                    and churns.churn_date > population.cutoff_date
-                    and churns.churn_date <= population.cutoff_date + cast(? as integer)
-                group by
-                    population.cutoff_date, population.customer_id, population.churn_definition,
-                    population.health_score, population.health_tier, population.days_since_last_login
+                left join (
+                    select population.cutoff_date, population.customer_id, min(churns.churn_date) as churn_date
+                    from population
+                    inner join churns
+                        on churns.customer_id = population.customer_id
+                        and churns.churn_date > population.cutoff_date
+                        and churns.churn_date <= population.cutoff_date + cast(? as integer)
+                    group by population.cutoff_date, population.customer_id
+                ) as churns
+                    on churns.cutoff_date = population.cutoff_date
+                    and churns.customer_id = population.customer_id
             )
 
             select * from labelled
@@ -198,6 +216,24 @@ def load_frame(
 
 
 # --------------------------------------------------------------------------- result
+
+# Simple signals a data team would try first, each with the direction in which it means
+# risk (+1: more is riskier). Missing values (never logged in, never ordered) are the
+# riskiest end of "days since" and zero of counts.
+BASELINE_SIGNALS: dict[str, tuple[str, int]] = {
+    "days since last order": ("days_since_last_order", +1),
+    "orders in 90 days": ("orders_90d", -1),
+    "logins/events in 28 days": ("logins_28d", -1),
+    "days since last login": ("days_since_last_login", +1),
+    "tenure": ("tenure_days", -1),
+}
+# The ceiling: a gradient-boosting model fitted on these activity counts (the baselines'
+# signals and a few more raw counts), on the earlier cut-offs, scored on the later ones.
+CEILING_FEATURES = (
+    "days_since_last_order", "orders_90d", "order_amount_90d", "logins_7d", "logins_28d", "logins_90d",
+    "days_since_last_login", "days_since_last_interaction", "tenure_days", "mrr", "tickets_opened_90d",
+    "open_tickets", "latest_nps_score", "latest_csat_score",
+)
 
 
 @dataclass
@@ -225,6 +261,12 @@ class BacktestResult:
     red_yellow_recall: float
     red_yellow_share: float
     auc_by_churn_definition: dict[str, float] = field(default_factory=dict)
+    churn_probability: Scorecard | None = None
+    ceiling: Scorecard | None = None
+    best_single_signal: Scorecard | None = None
+    share_of_ceiling: float | None = None
+    train_cutoffs: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     truth_agreement: dict[str, Any] | None = None
     seconds: float = 0.0
 
@@ -236,15 +278,24 @@ class BacktestResult:
         lines = [
             f"Backtest of the health score, horizon {self.horizon_days} days",
             f"  warehouse: {self.warehouse}",
-            f"  {len(self.cutoffs)} monthly cut-offs {self.cutoffs[0]} .. {self.cutoffs[-1]}; "
+            f"  holdout: {len(self.cutoffs)} monthly cut-offs {self.cutoffs[0]} .. {self.cutoffs[-1]}; "
             f"{self.customer_days:,} customer-cut-offs of {self.customers:,} customers; "
             f"{self.churned:,} churned within the horizon ({self.churn_rate:.1%})",
-            "",
-            "| predictor | ROC AUC | top-decile lift |",
-            "|---|---|---|",
         ]
-        for card in [self.health_score, *self.baselines]:
+        if self.train_cutoffs:
+            lines.append(f"  the ceiling model was fitted on {len(self.train_cutoffs)} earlier cut-offs "
+                         f"{self.train_cutoffs[0]} .. {self.train_cutoffs[-1]} (labels end before the holdout)")
+        lines += ["", "| predictor | ROC AUC | top-decile lift |", "|---|---|---|"]
+        cards = [self.health_score]
+        if self.churn_probability is not None:
+            cards.append(self.churn_probability)
+        cards += self.baselines
+        if self.ceiling is not None:
+            cards.append(self.ceiling)
+        for card in cards:
             lines.append(f"| {card.name} | {card.auc:.3f} | {card.top_decile_lift:.2f} |")
+        if self.share_of_ceiling is not None:
+            lines += ["", f"Health score AUC as a share of the ceiling: {self.share_of_ceiling:.1%}"]
         lines += [
             "",
             "| alert | share of customers | precision | recall |",
@@ -261,6 +312,8 @@ class BacktestResult:
             lines += ["", f"Ground truth: {t['warehouse_churns_matching_truth']:.1%} of the warehouse's churn dates "
                           f"match the generator's truth ({t['warehouse_churns']:,} churns; "
                           f"{t['truth_churns_observed']:,} observed in the truth)"]
+        for warning in self.warnings:
+            lines += ["", f"WARNING: {warning}"]
         lines.append(f"\n({self.seconds:.1f}s)")
         return "\n".join(lines)
 
@@ -289,16 +342,61 @@ def truth_agreement(warehouse: Path, truth_path: Path) -> dict[str, Any]:
     }
 
 
+def split_cutoffs(cutoffs: list, horizon_days: int, holdout_share: float = 0.5) -> tuple[list, list]:
+    """(train, holdout) cut-offs in time order: the holdout is the later ``holdout_share``;
+    train keeps only cut-offs whose label window (cut-off + horizon) ends by the holdout's
+    first day, so nothing fitted on train has seen an outcome of the holdout period."""
+    cutoffs = sorted(pd.Timestamp(c) for c in set(cutoffs))
+    if len(cutoffs) < 2:
+        return [], cutoffs
+    first_holdout = cutoffs[min(len(cutoffs) - 1, max(1, int(round(len(cutoffs) * (1 - holdout_share)))))]
+    holdout = [c for c in cutoffs if c >= first_holdout]
+    train = [c for c in cutoffs if c + pd.Timedelta(days=horizon_days) <= first_holdout]
+    return train, holdout
+
+
+def signal_risk(frame: pd.DataFrame, column: str, direction: int) -> np.ndarray:
+    """A baseline signal as a risk (higher = riskier); missing counts as the riskiest
+    "days since" (never happened) or as zero of a count."""
+    values = frame[column].astype(float)
+    if direction > 0:
+        top = values.max() if values.notna().any() else 0.0
+        values = values.fillna(top + 1)
+    else:
+        values = values.fillna(0.0)
+    return direction * values.to_numpy(dtype=float)
+
+
+def fit_ceiling(train: pd.DataFrame, test: pd.DataFrame, seed: int = 0) -> np.ndarray | None:
+    """Churn risk of ``test`` from a gradient-boosting model fitted on ``train`` (None when
+    train has too few churns to fit)."""
+    if len(train) < 200 or train["churned"].sum() < 20 or train["churned"].sum() == len(train):
+        return None
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    features = [c for c in CEILING_FEATURES if c in train.columns]
+    model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, max_leaf_nodes=15,
+                                           min_samples_leaf=40, l2_regularization=1.0, random_state=seed)
+    model.fit(train[features].astype(float), train["churned"])
+    return model.predict_proba(test[features].astype(float))[:, 1]
+
+
 def evaluate(frame: pd.DataFrame, *, warehouse: str = "", horizon_days: int = DEFAULT_HORIZON_DAYS,
-             seed: int = 0) -> BacktestResult:
-    """Metrics of a frame from :func:`load_frame`."""
+             seed: int = 0, holdout_share: float = 0.5) -> BacktestResult:
+    """Metrics of a frame from :func:`load_frame` on the holdout (later) cut-offs; the
+    ceiling model is fitted on the earlier ones. With ``holdout_share`` 1 every cut-off is
+    evaluated and there is no ceiling."""
+    train_cutoffs, holdout_cutoffs = (
+        split_cutoffs(list(frame["cutoff_date"]), horizon_days, holdout_share) if holdout_share < 1
+        else ([], sorted(pd.Timestamp(c) for c in set(frame["cutoff_date"])))
+    )
+    cut = pd.to_datetime(frame["cutoff_date"])
+    train = frame[cut.isin(train_cutoffs)]
+    frame = frame[cut.isin(holdout_cutoffs)].reset_index(drop=True)
     label = frame["churned"].to_numpy()
+    if label.sum() == 0 or label.sum() == len(label):
+        raise BacktestError("the holdout cut-offs need both churned and retained customers")
     risk = -frame["health_score"].to_numpy(dtype=float)
-    never = frame["days_since_last_login"].isna()
-    # A customer that never logged in is the most inactive of all.
-    login_risk = frame["days_since_last_login"].fillna(
-        (frame["days_since_last_login"].max() if not never.all() else 0) + 1
-    ).to_numpy(dtype=float)
     random_risk = np.random.default_rng(seed).random(len(frame))
     red = frame["health_tier"].eq("red").to_numpy()
     red_yellow = frame["health_tier"].isin(["red", "yellow"]).to_numpy()
@@ -309,22 +407,53 @@ def evaluate(frame: pd.DataFrame, *, warehouse: str = "", horizon_days: int = DE
         if 0 < group["churned"].sum() < len(group):
             by_definition[str(name)] = roc_auc(-group["health_score"].to_numpy(dtype=float),
                                                group["churned"].to_numpy())
+    baselines = [Scorecard("random (seeded draw)", roc_auc(random_risk, label), top_fraction_lift(random_risk, label))]
+    for name, (column, direction) in BASELINE_SIGNALS.items():
+        if column in frame.columns:
+            values = signal_risk(frame, column, direction)
+            baselines.append(Scorecard(name, roc_auc(values, label), top_fraction_lift(values, label)))
+    singles = [card for card in baselines[1:]]
+    best = max(singles, key=lambda card: card.auc) if singles else None
+    score_card = Scorecard("health score", roc_auc(risk, label), top_fraction_lift(risk, label))
+    probability_card = None
+    if "churn_probability" in frame.columns and frame["churn_probability"].notna().all():
+        probability = frame["churn_probability"].to_numpy(dtype=float)
+        probability_card = Scorecard("churn probability (calibrated)", roc_auc(probability, label),
+                                     top_fraction_lift(probability, label))
+    ceiling_card = None
+    ceiling_risk = fit_ceiling(train, frame, seed) if len(train) else None
+    if ceiling_risk is not None:
+        ceiling_card = Scorecard("ceiling: gradient boosting on activity counts", roc_auc(ceiling_risk, label),
+                                 top_fraction_lift(ceiling_risk, label))
+    warnings = []
+    if best is not None and best.auc > score_card.auc:
+        warnings.append(f"a single signal beats the health score: {best.name} (AUC {best.auc:.3f} vs "
+                        f"{score_card.auc:.3f}); calibrate the score (`churnguard calibrate`) or review the signals")
+    share = None
+    if ceiling_card is not None and ceiling_card.auc > 0.5:
+        share = score_card.auc / ceiling_card.auc
+        if share < 0.95:
+            warnings.append(f"the health score reaches {share:.1%} of the fitted ceiling's AUC "
+                            f"({score_card.auc:.3f} vs {ceiling_card.auc:.3f})")
     return BacktestResult(
         warehouse=warehouse,
         horizon_days=horizon_days,
-        cutoffs=sorted({str(d)[:10] for d in frame["cutoff_date"]}),
+        cutoffs=[str(c)[:10] for c in holdout_cutoffs],
         customers=int(frame["customer_id"].nunique()),
         customer_days=int(len(frame)),
         churned=int(label.sum()),
         churn_rate=float(label.mean()),
-        health_score=Scorecard("health score", roc_auc(risk, label), top_fraction_lift(risk, label)),
-        baselines=[
-            Scorecard("random (seeded draw)", roc_auc(random_risk, label), top_fraction_lift(random_risk, label)),
-            Scorecard("days since last login", roc_auc(login_risk, label), top_fraction_lift(login_risk, label)),
-        ],
+        health_score=score_card,
+        baselines=baselines,
         red_precision=red_p, red_recall=red_r, red_share=red_s,
         red_yellow_precision=ry_p, red_yellow_recall=ry_r, red_yellow_share=ry_s,
         auc_by_churn_definition=by_definition,
+        churn_probability=probability_card,
+        ceiling=ceiling_card,
+        best_single_signal=best,
+        share_of_ceiling=share,
+        train_cutoffs=[str(c)[:10] for c in train_cutoffs],
+        warnings=warnings,
     )
 
 

@@ -162,6 +162,40 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from churnguard.calibrate import CalibrationError, apply, calibrate, reset_seed, write_seed
+    from churnguard.dbt_cli import DbtError
+    from churnguard.defs.locking import WarehouseBusyError
+
+    warehouse = Path(args.warehouse) if args.warehouse else settings.warehouse_path()
+    try:
+        if args.reset:
+            path = reset_seed()
+            print(f"calibration removed ({path} is back to its shipped state): the score uses its defaults")
+        else:
+            result = calibrate(warehouse, horizon_days=args.horizon_days, holdout_share=args.holdout_share)
+            print(result.format())
+            path = write_seed(result)
+            print(f"written to {path}")
+        if args.no_apply:
+            print("not applied: run `churnguard dbt seed --select health_calibration` and "
+                  "`churnguard build --full-refresh --select int_health_dimension_scores+`")
+            return 0
+        with _writer_lock(warehouse, "churnguard calibrate"):
+            apply(warehouse)
+        print("applied: health scores, alerts and KPIs rebuilt with the calibration")
+    except CalibrationError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    except WarehouseBusyError as error:
+        print(str(error), file=sys.stderr)
+        return 3
+    except DbtError as error:
+        print(str(error), file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="churnguard", description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -213,6 +247,18 @@ def build_parser() -> argparse.ArgumentParser:
     dbt = sub.add_parser("dbt", help="run any dbt command against the project and warehouse")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
     dbt.set_defaults(func=_cmd_dbt)
+
+    cal = sub.add_parser(
+        "calibrate",
+        help="fit the health score's curves, weights and churn probability to the warehouse's own history",
+    )
+    cal.add_argument("--horizon-days", type=int, default=90, help="churn within this many days after a cut-off")
+    cal.add_argument("--holdout-share", type=float, default=0.5,
+                     help="share of the latest cut-offs kept out of the fit and used to compare before and after")
+    cal.add_argument("--no-apply", action="store_true",
+                     help="only write seeds/reference/health_calibration.csv; do not rebuild the warehouse")
+    cal.add_argument("--reset", action="store_true", help="remove the calibration and go back to the defaults")
+    cal.set_defaults(func=_cmd_calibrate)
 
     backtest = sub.add_parser(
         "backtest", help="score the health score as a churn predictor on the warehouse's history (no look-ahead)"

@@ -3,7 +3,8 @@
     CTE and cross join it, so each value is read in one place.
 
     - health_param(name): a value of seeds/reference/health_scoring_parameters.csv;
-    - health_weight(dimension): a dimension weight of health_dimensions.csv;
+    - health_weight(dimension): a dimension weight: calibrated (health_calibration.csv,
+      written by `churnguard calibrate`) when present, else health_dimensions.csv;
     - rule_param(reason_code, field): threshold, window_days, min_count, opens_episode
       or is_enabled of a rule in warning_rules.csv;
     - tier_bound(tier, 'min_score' | 'max_score'): a tier range of health_tiers.csv;
@@ -17,9 +18,14 @@
 {%- endmacro %}
 
 {% macro health_weight(dimension) -%}
-    (select cast(weight as {{ dbt.type_numeric() }})
-     from {{ ref('health_dimensions') }}
-     where dimension = '{{ dimension }}')
+    coalesce(
+        (select max(cast(value as {{ dbt.type_numeric() }}))
+         from {{ ref('health_calibration') }}
+         where item_type = 'dimension_weight' and name = '{{ dimension }}'),
+        (select cast(weight as {{ dbt.type_numeric() }})
+         from {{ ref('health_dimensions') }}
+         where dimension = '{{ dimension }}')
+    )
 {%- endmacro %}
 
 {% macro rule_param(reason_code, field) -%}

@@ -1,19 +1,5 @@
 {#- The scoring functions of the health score (docs/HEALTH_SCORE.md), written once. -#}
 
-{#- 0-100 by linear interpolation: `zero_at` scores 0, `full_at` scores 100, clamped
-    outside; works in both directions (zero_at > full_at for "less is better").
-    Null in, null out. -#}
-{% macro score_ramp(expr, zero_at, full_at) -%}
-    case
-        when ({{ expr }}) is null then null
-        when ({{ full_at }}) > ({{ zero_at }}) and ({{ expr }}) <= ({{ zero_at }}) then 0.0
-        when ({{ full_at }}) > ({{ zero_at }}) and ({{ expr }}) >= ({{ full_at }}) then 100.0
-        when ({{ full_at }}) < ({{ zero_at }}) and ({{ expr }}) >= ({{ zero_at }}) then 0.0
-        when ({{ full_at }}) < ({{ zero_at }}) and ({{ expr }}) <= ({{ full_at }}) then 100.0
-        else 100.0 * (({{ expr }}) - ({{ zero_at }})) / (({{ full_at }}) - ({{ zero_at }}))
-    end
-{%- endmacro %}
-
 {#- Weighted mean of the non-null scores, the weights re-normalised over the scores
     present: sum(w_i * s_i) / sum(w_i) over non-null s_i; null when every score is
     null. `pairs` is a list of (score_expr, weight_expr). With weight 1 each it is the
@@ -25,11 +11,11 @@
             {%- for score, weight in pairs %}
             coalesce(({{ score }}) * ({{ weight }}), 0){% if not loop.last %} +{% endif %}
             {%- endfor %}
-        ) / (
+        ) / nullif(
             {%- for score, weight in pairs %}
             case when ({{ score }}) is not null then ({{ weight }}) else 0 end{% if not loop.last %} +{% endif %}
             {%- endfor %}
-        )
+        , 0)
     end
 {%- endmacro %}
 
@@ -43,28 +29,6 @@
 {#- A score as a whole number 0-100 (half away from zero; null stays null). -#}
 {% macro whole_score(expr) -%}
     cast(round(cast({{ expr }} as {{ dbt.type_numeric() }}), 0) as {{ dbt.type_int() }})
-{%- endmacro %}
-
-{#- Score of one financial indicator of SPEC section 6 from its decline (a share for
-    amounts and counts, days for payment delay; a negative decline is growth):
-    - growing (decline <= -growth_threshold, when given): 100;
-    - normal (below the warning threshold): the stable score (85 by default);
-    - warning (warning <= decline <= danger): 59 falling linearly to 40;
-    - danger (decline > danger): 39 falling linearly to 0 at twice the danger threshold.
-    The thresholds themselves set the scale, so changing them in warning_rules.csv
-    rescales the score. Null in, null out. -#}
-{% macro financial_indicator_score(decline, warning_at, danger_at, stable_score, growth_threshold=none) -%}
-    case
-        when ({{ decline }}) is null then null
-        {%- if growth_threshold is not none %}
-        when ({{ decline }}) <= -({{ growth_threshold }}) then 100.0
-        {%- endif %}
-        when ({{ decline }}) < ({{ warning_at }}) then {{ stable_score }}
-        when ({{ decline }}) <= ({{ danger_at }})
-            then 59.0 - 19.0 * (({{ decline }}) - ({{ warning_at }})) / nullif(({{ danger_at }}) - ({{ warning_at }}), 0)
-        when ({{ decline }}) >= 2 * ({{ danger_at }}) then 0.0
-        else 39.0 - 39.0 * (({{ decline }}) - ({{ danger_at }})) / ({{ danger_at }})
-    end
 {%- endmacro %}
 
 {#- Level of a financial indicator: normal, warning or danger (null when unknown). -#}
@@ -111,4 +75,15 @@
     floating-point hair. -#}
 {% macro rounded(expr, digits=4) -%}
     round(cast({{ expr }} as {{ dbt.type_numeric() }}), {{ digits }})
+{%- endmacro %}
+
+{#- Months in one billing period of a subscription (an unknown interval counts as a month). -#}
+{% macro billing_interval_months(interval) -%}
+    case lower({{ interval }})
+        when 'year' then 12
+        when 'annual' then 12
+        when 'half_year' then 6
+        when 'quarter' then 3
+        else 1
+    end
 {%- endmacro %}

@@ -18,6 +18,7 @@
 
 -- depends_on: {{ ref('util_date_bounds') }}
 -- depends_on: {{ ref('warning_rules') }}
+-- depends_on: {{ ref('health_calibration') }}
 
 {{ config(
     materialized='incremental',
@@ -28,6 +29,7 @@
 {%- set window = customer_day_build_window() %}
 {%- set activity_days = rule_window_days_literal('activity_down_40pct_3w', 21) %}
 {%- set read_back = [89, activity_days - 1] | max %}
+{%- set signals = health_signal_catalog() %}
 
 with facts as (
     select * from {{ ref('fct_customer_day') }}
@@ -38,7 +40,7 @@ with facts as (
 earlier_facts as (
     select customer_id, date_day, logins_90d, tickets_opened_90d, mrr, orders_90d, order_amount_90d
     from {{ ref('fct_customer_day') }}
-    where date_day >= {{ add_days(window.start, -90) }}
+    where date_day >= {{ add_days(window.start, -270) }}
         and date_day <= {{ add_days(window.end, -28) }}
 ),
 
@@ -77,36 +79,13 @@ customer_starts as (
 params as (
     select
         {{ health_param('usage_baseline_min_logins') }} as usage_baseline_min_logins,
-        {{ health_param('usage_ratio_zero') }} as usage_ratio_zero,
-        {{ health_param('usage_ratio_full') }} as usage_ratio_full,
         {{ health_param('usage_ratio_prior_logins') }} as usage_ratio_prior_logins,
-        {{ health_param('usage_logins_per_week_zero') }} as usage_logins_per_week_zero,
-        {{ health_param('usage_logins_per_week_full') }} as usage_logins_per_week_full,
-        {{ health_param('usage_recency_full_days') }} as usage_recency_full_days,
-        {{ health_param('usage_recency_zero_days') }} as usage_recency_zero_days,
         {{ health_param('engagement_min_outreach') }} as engagement_min_outreach,
-        {{ health_param('engagement_reply_rate_zero') }} as engagement_reply_rate_zero,
-        {{ health_param('engagement_reply_rate_full') }} as engagement_reply_rate_full,
-        {{ health_param('engagement_streak_zero') }} as engagement_streak_zero,
-        {{ health_param('engagement_recency_full_days') }} as engagement_recency_full_days,
-        {{ health_param('engagement_recency_zero_days') }} as engagement_recency_zero_days,
         {{ health_param('engagement_key_contact_recovery_days') }} as engagement_key_contact_recovery_days,
-        {{ health_param('financial_growth_threshold') }} as financial_growth_threshold,
-        {{ health_param('financial_stable_score') }} as financial_stable_score,
-        {{ health_param('satisfaction_nps_zero') }} as satisfaction_nps_zero,
-        {{ health_param('satisfaction_nps_full') }} as satisfaction_nps_full,
-        {{ health_param('satisfaction_nps_drop_zero') }} as satisfaction_nps_drop_zero,
-        {{ health_param('satisfaction_csat_zero') }} as satisfaction_csat_zero,
-        {{ health_param('satisfaction_csat_full') }} as satisfaction_csat_full,
         {{ health_param('satisfaction_nps_max_age_days') }} as satisfaction_nps_max_age_days,
         {{ health_param('satisfaction_csat_max_age_days') }} as satisfaction_csat_max_age_days,
-        {{ health_param('support_open_ticket_penalty') }} as support_open_ticket_penalty,
-        {{ health_param('support_open_ticket_penalty_max') }} as support_open_ticket_penalty_max,
-        {{ health_param('support_severe_ticket_penalty') }} as support_severe_ticket_penalty,
-        {{ health_param('support_repeat_category_penalty') }} as support_repeat_category_penalty,
-        {{ health_param('support_volume_ratio_max') }} as support_volume_ratio_max,
-        {{ health_param('support_volume_penalty_max') }} as support_volume_penalty_max,
         {{ health_param('high_value_annual_revenue') }} as high_value_annual_revenue,
+        {{ health_param('cohort_new_customer_days') }} as cohort_new_customer_days,
         {{ rule_param('revenue_down_warning', 'threshold') }} as revenue_warning_at,
         {{ rule_param('revenue_down_danger', 'threshold') }} as revenue_danger_at,
         {{ rule_param('payment_delay_warning', 'threshold') }} as payment_delay_warning_at,
@@ -174,6 +153,7 @@ joined as (
         facts.open_severe_tickets,
         facts.tickets_opened_28d,
         facts.severe_tickets_opened_28d,
+        facts.tickets_opened_90d,
         coalesce(outreach_daily.outreach_decided, 0) as outreach_decided,
         coalesce(outreach_daily.outreach_unanswered, 0) as outreach_unanswered_decided,
         key_contact_changes.key_contact_events,
@@ -239,12 +219,28 @@ subscription_states as (
         ) as committed_mrr,
         max(case when cast(subscriptions.canceled_at as date) <= in_window.date_day then 1 else 0 end)
             as has_cancellation_pending,
-        max(case when subscriptions.renewal_date < in_window.date_day then 1 else 0 end) as is_renewal_overdue
+        max(case when subscriptions.renewal_date < in_window.date_day then 1 else 0 end) as is_renewal_overdue,
+        max({{ billing_interval_months('subscriptions.billing_interval') }}) as billing_term_months
     from in_window
     inner join subscriptions
         on in_window.customer_id = subscriptions.customer_id
         and subscriptions.start_date <= in_window.date_day
         and (subscriptions.end_date is null or subscriptions.end_date > in_window.date_day)
+    group by in_window.customer_id, in_window.date_day
+),
+
+-- the longest billing term in force 90 days earlier (a move to a longer term is not a
+-- revenue decline, see ratios.revenue_decline)
+subscription_terms_before as (
+    select
+        in_window.customer_id,
+        in_window.date_day,
+        max({{ billing_interval_months('subscriptions.billing_interval') }}) as billing_term_months_90d_ago
+    from in_window
+    inner join subscriptions
+        on in_window.customer_id = subscriptions.customer_id
+        and subscriptions.start_date <= {{ add_days('in_window.date_day', -90) }}
+        and (subscriptions.end_date is null or subscriptions.end_date > {{ add_days('in_window.date_day', -90) }})
     group by in_window.customer_id, in_window.date_day
 ),
 
@@ -270,6 +266,12 @@ signals as (
         in_window.customer_status,
         in_window.lifecycle_spell_number,
         in_window.is_in_grace_period,
+        {{ days_between('customer_starts.first_spell_start_date', 'in_window.date_day') }} as tenure_days,
+        in_window.churn_definition || '|' || case
+            when {{ days_between('customer_starts.first_spell_start_date', 'in_window.date_day') }}
+                < params.cohort_new_customer_days then 'new'
+            else 'established'
+        end as cohort,
 
         -- product usage
         in_window.logins_7d,
@@ -322,6 +324,8 @@ signals as (
                 then {{ rounded('quarter_before.order_amount_90d * 90.0 / '
                     ~ 'case when in_window.observed_days - 90 < 90 then in_window.observed_days - 90 else 90 end', 2) }}
         end as order_amount_prior_90d,
+        subscription_states.billing_term_months,
+        subscription_terms_before.billing_term_months_90d_ago,
         coalesce(subscription_states.committed_mrr, 0) * 3 + in_window.order_amount_90d as revenue_90d,
         case
             when in_window.observed_days - 90 >= 28
@@ -339,6 +343,10 @@ signals as (
         end as payment_delay_days,
         in_window.last_order_date,
         in_window.days_since_last_order,
+        -- completed orders in the last 360 days (four 90-day windows), over the days observed
+        in_window.orders_90d + coalesce(quarter_before.orders_90d, 0) + coalesce(half_year_before.orders_90d, 0)
+            + coalesce(three_quarters_before.orders_90d, 0) as orders_360d,
+        case when in_window.observed_days < 360 then in_window.observed_days else 360 end as order_history_days,
         {{ rounded('in_window.mrr * 12 + in_window.order_amount_90d * 365.0 / '
             ~ 'case when in_window.observed_days < 28 then 28 when in_window.observed_days < 90 '
             ~ 'then in_window.observed_days else 90 end', 2) }} as annual_revenue,
@@ -364,6 +372,7 @@ signals as (
         in_window.open_severe_tickets,
         in_window.tickets_opened_28d,
         in_window.severe_tickets_opened_28d,
+        in_window.tickets_opened_90d,
         case
             when in_window.observed_days - 28 >= 28
                 then {{ rounded('weeks_before.tickets_opened_90d * 28.0 / '
@@ -378,6 +387,14 @@ signals as (
     left join earlier_facts as quarter_before
         on in_window.customer_id = quarter_before.customer_id
         and quarter_before.date_day = {{ add_days('in_window.date_day', -90) }}
+    left join earlier_facts as half_year_before
+        on in_window.customer_id = half_year_before.customer_id
+        and half_year_before.date_day = {{ add_days('in_window.date_day', -180) }}
+    left join earlier_facts as three_quarters_before
+        on in_window.customer_id = three_quarters_before.customer_id
+        and three_quarters_before.date_day = {{ add_days('in_window.date_day', -270) }}
+    left join customer_starts
+        on in_window.customer_id = customer_starts.customer_id
     left join outreach_daily as last_outreach
         on in_window.customer_id = last_outreach.customer_id
         and in_window.last_outreach_decided_date = last_outreach.date_day
@@ -390,6 +407,9 @@ signals as (
     left join subscription_states
         on in_window.customer_id = subscription_states.customer_id
         and in_window.date_day = subscription_states.date_day
+    left join subscription_terms_before
+        on in_window.customer_id = subscription_terms_before.customer_id
+        and in_window.date_day = subscription_terms_before.date_day
     left join repeat_categories
         on in_window.customer_id = repeat_categories.customer_id
         and in_window.date_day = repeat_categories.date_day
@@ -405,8 +425,12 @@ ratios as (
             as activity_decline,
         {{ rounded("1.0 - " ~ safe_ratio('signals.logins_28d', 'signals.usage_baseline_logins_28d')) }} as logins_decline_28d,
         case
-            when signals.revenue_prior_90d > 0
-                then {{ rounded("1.0 - " ~ safe_ratio('signals.revenue_90d', 'signals.revenue_prior_90d')) }}
+            when signals.revenue_prior_90d is null or signals.revenue_prior_90d <= 0 then null
+            -- a move to a longer billing term (monthly -> annual), usually at a discount, is
+            -- more commitment, not less: its lower MRR is not read as a decline
+            when signals.billing_term_months > signals.billing_term_months_90d_ago
+                and signals.revenue_90d < signals.revenue_prior_90d then 0
+            else {{ rounded("1.0 - " ~ safe_ratio('signals.revenue_90d', 'signals.revenue_prior_90d')) }}
         end as revenue_decline,
         case
             when signals.orders_prior_90d >= params.purchase_frequency_min_orders
@@ -417,6 +441,37 @@ ratios as (
                 then {{ rounded("1.0 - " ~ safe_ratio('signals.order_amount_90d * signals.orders_prior_90d', 'signals.order_amount_prior_90d * signals.orders_90d')) }}
         end as aov_decline,
         {{ rounded(safe_ratio('signals.tickets_opened_28d + 1.0', 'signals.ticket_baseline_28d + 1.0')) }} as ticket_volume_ratio,
+        -- order rhythm: orders a 90-day window at the customer's own pace over the last 360
+        -- days, and the days since the last order in units of its usual gap between orders
+        -- (expected orders missed; for a steady buyer exp(-ratio) is the chance of such a gap)
+        case
+            when signals.observed_days >= 28
+                and (signals.orders_360d > 0 or signals.churn_definition = 'order')
+                then {{ rounded('signals.orders_360d * 90.0 / signals.order_history_days') }}
+        end as orders_per_90d,
+        case
+            when signals.orders_360d > 0 and signals.observed_days >= 28
+                then {{ rounded('signals.days_since_last_order * 1.0 * signals.orders_360d / signals.order_history_days') }}
+        end as order_overdue_ratio,
+        -- key contact: days since the decision maker left or changed, capped at the recovery
+        -- period (the cap for customers with no change)
+        case
+            when signals.days_since_key_contact_change is null
+                or signals.days_since_key_contact_change >= params.engagement_key_contact_recovery_days
+                then params.engagement_key_contact_recovery_days
+            else signals.days_since_key_contact_change
+        end as key_contact_stable_days,
+        -- support signals only for customers with tickets (open, or opened in 90 days): no
+        -- tickets is no evidence, neither good nor bad
+        case when signals.open_tickets > 0 or signals.tickets_opened_90d > 0 then signals.open_tickets end
+            as support_open_tickets,
+        case when signals.open_tickets > 0 or signals.tickets_opened_90d > 0 then signals.open_severe_tickets end
+            as support_open_severe_tickets,
+        case when signals.open_tickets > 0 or signals.tickets_opened_90d > 0
+            then {{ rounded(safe_ratio('signals.tickets_opened_28d + 1.0', 'signals.ticket_baseline_28d + 1.0')) }} end
+            as support_volume_ratio,
+        case when signals.open_tickets > 0 or signals.tickets_opened_90d > 0 then signals.repeat_ticket_categories end
+            as support_repeat_categories,
         case
             when signals.days_since_last_login is null then signals.days_since_last_order
             when signals.days_since_last_order is null then signals.days_since_last_login
@@ -431,146 +486,174 @@ ratios as (
     cross join params
 ),
 
-components as (
+-- Every signal as one row per customer-day (only signals with evidence), oriented so that
+-- a larger `healthy_value` is healthier.
+signal_values as (
+    {%- for signal in signals %}
     select
-        ratios.*,
-        -- usage: own baseline, absolute level, recency
-        {{ score_ramp('ratios.usage_trend_ratio', 'params.usage_ratio_zero', 'params.usage_ratio_full') }}
-            as usage_baseline_component,
-        {{ score_ramp('ratios.logins_per_week', 'params.usage_logins_per_week_zero', 'params.usage_logins_per_week_full') }}
-            as usage_level_component,
-        {{ score_ramp('ratios.days_since_last_login', 'params.usage_recency_zero_days', 'params.usage_recency_full_days') }}
-            as usage_recency_component,
-        -- engagement: reply rate, unanswered run, recency
-        {{ score_ramp('ratios.reply_rate_90d', 'params.engagement_reply_rate_zero', 'params.engagement_reply_rate_full') }}
-            as engagement_reply_component,
-        {{ score_ramp('ratios.unanswered_streak', 'params.engagement_streak_zero', '0') }}
-            as engagement_streak_component,
-        {{ score_ramp('ratios.days_since_last_interaction', 'params.engagement_recency_zero_days', 'params.engagement_recency_full_days') }}
-            as engagement_recency_component,
-        case
-            when ratios.days_since_key_contact_change >= 0
-                and ratios.days_since_key_contact_change < params.engagement_key_contact_recovery_days
-                then {{ score_ramp('ratios.days_since_key_contact_change', '0', 'params.engagement_key_contact_recovery_days') }}
-        end as engagement_key_contact_component,
-        -- financial: the four indicators of SPEC section 6
-        {{ financial_indicator_score('ratios.revenue_decline', 'params.revenue_warning_at', 'params.revenue_danger_at', 'params.financial_stable_score', 'params.financial_growth_threshold') }}
-            as revenue_indicator_score,
-        {{ financial_indicator_score('ratios.payment_delay_days', 'params.payment_delay_warning_at', 'params.payment_delay_danger_at', '100.0') }}
-            as payment_delay_indicator_score,
-        {{ financial_indicator_score('ratios.purchase_frequency_decline', 'params.purchase_frequency_warning_at', 'params.purchase_frequency_danger_at', 'params.financial_stable_score', 'params.financial_growth_threshold') }}
-            as purchase_frequency_indicator_score,
-        {{ financial_indicator_score('ratios.aov_decline', 'params.aov_warning_at', 'params.aov_danger_at', 'params.financial_stable_score', 'params.financial_growth_threshold') }}
-            as aov_indicator_score,
-        -- satisfaction: NPS level and drop from the previous survey, CSAT level
-        {{ score_ramp('ratios.nps_score', 'params.satisfaction_nps_zero', 'params.satisfaction_nps_full') }}
-            as satisfaction_nps_component,
-        {{ score_ramp('ratios.nps_drop', 'params.satisfaction_nps_drop_zero', '0') }}
-            as satisfaction_nps_trend_component,
-        {{ score_ramp('ratios.csat_score', 'params.satisfaction_csat_zero', 'params.satisfaction_csat_full') }}
-            as satisfaction_csat_component,
-        -- support: points off from 100
-        case
-            when ratios.open_tickets * params.support_open_ticket_penalty > params.support_open_ticket_penalty_max
-                then params.support_open_ticket_penalty_max
-            else ratios.open_tickets * params.support_open_ticket_penalty
-        end
-        + case when ratios.open_severe_tickets > 0 then params.support_severe_ticket_penalty else 0 end
-        + case when ratios.repeat_ticket_categories > 0 then params.support_repeat_category_penalty else 0 end
-        + coalesce(
-            {{ score_ramp('ratios.ticket_volume_ratio', '1.0', 'params.support_volume_ratio_max') }}
-            * params.support_volume_penalty_max / 100.0,
-            0
-        ) as support_points_off
+        customer_day_id,
+        date_day,
+        cohort,
+        '{{ signal.name }}' as signal,
+        {% if signal.direction == 'lower' %}-{% endif %}cast({{ signal.column }} as {{ dbt.type_numeric() }}) as healthy_value
     from ratios
-    cross join params
+    where {{ signal.column }} is not null
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+-- The interval of the cohort's distribution that the value occupies that day: from the
+-- share of the cohort strictly less healthy to the share at most as healthy.
+signal_ranks as (
+    select
+        customer_day_id,
+        signal,
+        cast(rank() over (
+            partition by signal, date_day, cohort order by healthy_value
+        ) - 1 as {{ dbt.type_numeric() }}) / count(*) over (partition by signal, date_day, cohort) as percentile_low,
+        cast(count(*) over (
+            partition by signal, date_day, cohort order by healthy_value
+            range between unbounded preceding and current row
+        ) as {{ dbt.type_numeric() }}) / count(*) over (partition by signal, date_day, cohort) as percentile_high
+    from signal_values
+),
+
+signal_curves as (
+    {{ health_signal_curves() }}
+),
+
+-- Points: the mean of the signal's curve over its interval.
+signal_points as (
+    select
+        signal_ranks.customer_day_id,
+        signal_ranks.signal,
+        signal_ranks.percentile_low,
+        signal_ranks.percentile_high,
+        ({{ curve_area_to('signal_ranks.percentile_high', 'curve_high') }}
+            - {{ curve_area_to('signal_ranks.percentile_low', 'curve_low') }})
+            / (signal_ranks.percentile_high - signal_ranks.percentile_low) as points
+    from signal_ranks
+    inner join signal_curves as curve_low
+        on signal_ranks.signal = curve_low.signal
+        and curve_low.knot = {{ curve_knot_of('signal_ranks.percentile_low') }}
+    inner join signal_curves as curve_high
+        on signal_ranks.signal = curve_high.signal
+        and curve_high.knot = {{ curve_knot_of('signal_ranks.percentile_high') }}
+),
+
+signal_points_wide as (
+    select
+        customer_day_id,
+        {%- for signal in signals %}
+        max(case when signal = '{{ signal.name }}' then points end) as {{ signal.name }}_points,
+        max(case when signal = '{{ signal.name }}' then
+            {{ rounded('(percentile_low + percentile_high) / 2.0') }} end) as {{ signal.name }}_percentile{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from signal_points
+    group by customer_day_id
+),
+
+-- Weights of the signals within their dimension: calibrated (seed health_calibration,
+-- item_type 'signal_weight') or 1 each.
+signal_weights as (
+    select
+        {%- for signal in signals %}
+        coalesce(
+            (select max(cast(value as {{ dbt.type_numeric() }})) from {{ ref('health_calibration') }}
+             where item_type = 'signal_weight' and name = '{{ signal.name }}'),
+            1.0
+        ) as {{ signal.name }}_weight{% if not loop.last %},{% endif %}
+        {%- endfor %}
 ),
 
 final as (
     select
-        customer_day_id,
-        customer_id,
-        date_day,
-        churn_definition,
-        customer_status,
-        lifecycle_spell_number,
-        is_in_grace_period,
+        ratios.customer_day_id,
+        ratios.customer_id,
+        ratios.date_day,
+        ratios.churn_definition,
+        ratios.customer_status,
+        ratios.lifecycle_spell_number,
+        ratios.is_in_grace_period,
+        ratios.tenure_days,
+        ratios.cohort,
 
-        logins_7d,
-        logins_28d,
-        logins_activity_window,
-        usage_baseline_logins_28d,
-        usage_trend_ratio,
-        activity_decline,
-        logins_decline_28d,
-        observed_days,
-        logins_per_week,
-        days_since_last_login,
+        ratios.logins_7d,
+        ratios.logins_28d,
+        ratios.logins_activity_window,
+        ratios.usage_baseline_logins_28d,
+        ratios.usage_trend_ratio,
+        ratios.activity_decline,
+        ratios.logins_decline_28d,
+        ratios.observed_days,
+        ratios.logins_per_week,
+        ratios.days_since_last_login,
 
-        outreach_decided_90d,
-        outreach_unanswered_decided_90d,
-        reply_rate_90d,
-        unanswered_streak,
-        days_since_last_outreach_decided,
-        days_since_last_interaction,
-        days_since_key_contact_change,
+        ratios.outreach_decided_90d,
+        ratios.outreach_unanswered_decided_90d,
+        ratios.reply_rate_90d,
+        ratios.unanswered_streak,
+        ratios.days_since_last_outreach_decided,
+        ratios.days_since_last_interaction,
+        ratios.days_since_key_contact_change,
+        ratios.key_contact_stable_days,
 
-        mrr,
-        committed_mrr,
-        has_cancellation_pending,
-        is_renewal_overdue,
-        next_renewal_date,
-        days_until_renewal,
-        revenue_90d,
-        revenue_prior_90d,
-        revenue_decline,
-        payment_delay_days,
-        orders_90d,
-        orders_prior_90d,
-        purchase_frequency_decline,
-        aov_decline,
-        days_since_last_order,
-        days_inactive,
-        annual_revenue,
-        value_tier,
+        ratios.mrr,
+        ratios.committed_mrr,
+        ratios.billing_term_months,
+        ratios.has_cancellation_pending,
+        ratios.is_renewal_overdue,
+        ratios.next_renewal_date,
+        ratios.days_until_renewal,
+        ratios.revenue_90d,
+        ratios.revenue_prior_90d,
+        ratios.revenue_decline,
+        ratios.payment_delay_days,
+        ratios.orders_90d,
+        ratios.orders_prior_90d,
+        ratios.orders_360d,
+        ratios.orders_per_90d,
+        ratios.order_overdue_ratio,
+        ratios.purchase_frequency_decline,
+        ratios.aov_decline,
+        ratios.days_since_last_order,
+        ratios.days_inactive,
+        ratios.annual_revenue,
+        ratios.value_tier,
 
-        nps_score,
-        nps_drop,
-        csat_score,
-        days_since_last_csat,
-        last_csat_ratings_low,
+        ratios.nps_score,
+        ratios.nps_drop,
+        ratios.csat_score,
+        ratios.days_since_last_csat,
+        ratios.last_csat_ratings_low,
 
-        open_tickets,
-        open_severe_tickets,
-        tickets_opened_28d,
-        severe_tickets_opened_28d,
-        ticket_baseline_28d,
-        ticket_volume_ratio,
-        repeat_ticket_categories,
+        ratios.open_tickets,
+        ratios.open_severe_tickets,
+        ratios.tickets_opened_28d,
+        ratios.severe_tickets_opened_28d,
+        ratios.ticket_baseline_28d,
+        ratios.ticket_volume_ratio,
+        ratios.repeat_ticket_categories,
 
-        -- the lower of the baseline comparison and the absolute level (active days and
-        -- recency averaged); the absolute level alone while there is no baseline
-        case
-            when last_login_date is not null then {{ whole_score(
-                "case when usage_baseline_component < " ~ mean_of_available(['usage_level_component', 'usage_recency_component'])
-                ~ " then usage_baseline_component else "
-                ~ mean_of_available(['usage_level_component', 'usage_recency_component']) ~ " end") }}
-        end as usage_score,
-        case
-            when last_interaction_date is not null or unanswered_streak is not null
-                or engagement_key_contact_component is not null then {{ whole_score(mean_of_available([
-                'engagement_reply_component', 'engagement_streak_component', 'engagement_recency_component',
-                'engagement_key_contact_component'])) }}
-        end as engagement_score,
-        {{ whole_score(mean_of_available([
-            'revenue_indicator_score', 'payment_delay_indicator_score',
-            'purchase_frequency_indicator_score', 'aov_indicator_score'])) }} as financial_score,
-        {{ whole_score(mean_of_available([
-            'satisfaction_nps_component', 'satisfaction_nps_trend_component', 'satisfaction_csat_component'])) }}
-            as satisfaction_score,
-        {{ whole_score('case when support_points_off >= 100 then 0.0 else 100.0 - support_points_off end') }}
-            as support_score
-    from components
+        {%- for signal in signals %}
+        signal_points_wide.{{ signal.name }}_percentile,
+        {%- endfor %}
+
+        -- each dimension: the weighted mean of the points of its signals with evidence
+        -- (null when none has)
+        {%- for dimension in health_dimension_names() %}
+        {%- set pairs = [] %}
+        {%- for signal in signals if signal.dimension == dimension %}
+        {%- do pairs.append(('signal_points_wide.' ~ signal.name ~ '_points', 'signal_weights.' ~ signal.name ~ '_weight')) %}
+        {%- endfor %}
+        {{ whole_score(renormalised_weighted_mean(pairs)) }} as {{ dimension }}_score{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from ratios
+    cross join signal_weights
+    left join signal_points_wide
+        on ratios.customer_day_id = signal_points_wide.customer_day_id
 )
 
 select * from final

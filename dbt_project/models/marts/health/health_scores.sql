@@ -10,6 +10,7 @@
     --full-refresh so that past days are scored with the new configuration too. -#}
 
 -- depends_on: {{ ref('util_date_bounds') }}
+-- depends_on: {{ ref('health_calibration') }}
 
 {{ config(
     materialized='incremental',
@@ -39,6 +40,20 @@ rule_hits as (
     select * from {{ ref('int_health_rule_hits') }}
     where date_day >= {{ window.start }}
         and date_day <= {{ window.end }}
+),
+
+-- The churn probability fitted by `churnguard calibrate` (seed health_calibration): a
+-- logistic function of the health score and the log of tenure in days. Null until the
+-- warehouse is calibrated.
+probability_model as (
+    select
+        max(case when item_type = 'probability' and name = 'intercept' then cast(value as {{ type_double() }}) end) as intercept,
+        max(case when item_type = 'probability' and name = 'health_score' then cast(value as {{ type_double() }}) end) as score_coefficient,
+        max(case when item_type = 'probability' and name = 'log_tenure_days' then cast(value as {{ type_double() }}) end) as tenure_coefficient,
+        max(case when item_type = 'meta' and name = 'horizon_days' then cast(value as {{ dbt.type_int() }}) end) as horizon_days,
+        max(case when item_type = 'meta' and name = 'calibrated' then cast(value as {{ dbt.type_int() }}) end)
+            as calibrated
+    from {{ ref('health_calibration') }}
 ),
 
 reasons as (
@@ -74,6 +89,18 @@ final as (
         cast(scores.dimensions_scored as {{ dbt.type_int() }}) as dimensions_scored,
         cast(scores.health_score as {{ dbt.type_int() }}) as health_score,
         cast(scores.health_tier as {{ dbt.type_string() }}) as health_tier,
+        cast(
+            case
+                when probability_model.intercept is not null and scores.health_score is not null then
+                    1.0 / (1.0 + exp(-(probability_model.intercept
+                        + probability_model.score_coefficient * scores.health_score
+                        + probability_model.tenure_coefficient * ln(1.0 + scores.tenure_days))))
+            end as {{ type_double() }}
+        ) as churn_probability,
+        cast(probability_model.horizon_days as {{ dbt.type_int() }}) as churn_probability_horizon_days,
+        cast(coalesce(probability_model.calibrated, 0) = 1 as {{ dbt.type_boolean() }}) as is_calibrated,
+        cast(scores.tenure_days as {{ dbt.type_int() }}) as tenure_days,
+        cast(scores.cohort as {{ dbt.type_string() }}) as cohort,
         cast(score_30d_ago.health_score as {{ dbt.type_int() }}) as health_score_30d_ago,
         cast(scores.health_score - score_30d_ago.health_score as {{ dbt.type_int() }}) as health_score_change_30d,
         cast(score_90d_ago.health_score as {{ dbt.type_int() }}) as health_score_90d_ago,
@@ -91,6 +118,7 @@ final as (
         cast(scores.annual_revenue as {{ dbt.type_numeric() }}) as annual_revenue,
         cast(scores.value_tier as {{ dbt.type_string() }}) as value_tier
     from scores
+    cross join probability_model
     left join earlier_scores as score_30d_ago
         on scores.customer_id = score_30d_ago.customer_id
         and score_30d_ago.date_day = {{ add_days('scores.date_day', -30) }}
