@@ -591,7 +591,8 @@ def test_order_shop_world_has_only_order_customers_with_bursty_gaps(worlds):
     def gap_cv(frames) -> pd.Series:
         ac = frames["crm.accounts"]
         o = frames["billing.orders"]
-        o = o[(o["status"] == "completed") & o["account_id"].isin(ac.loc[ac["business_model"] == "order", "account_id"])]
+        buyers = ac.loc[ac["business_model"] == "order", "account_id"]
+        o = o[(o["status"] == "completed") & o["account_id"].isin(buyers)]
         o = o.sort_values(["account_id", "ordered_at"])
         gap = o.groupby("account_id")["ordered_at"].diff().dt.total_seconds() / 86400
         g = gap.groupby(o["account_id"])

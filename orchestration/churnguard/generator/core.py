@@ -82,7 +82,8 @@ def generate(customers: int, days: int, seed: int, out_dir: Path, *, start_date:
     if file_format not in FORMATS:
         raise ValueError(f"file_format must be one of {', '.join(FORMATS)}, got {file_format!r}")
     if world is not None and params is not None:
-        raise ValueError("give either world or params, not both (params = dataclasses.replace(world_params(name), ...))")
+        raise ValueError("give either world or params, not both "
+                         "(params = dataclasses.replace(world_params(name), ...))")
     if world is not None:
         p = world_params(world)
     else:
@@ -94,7 +95,8 @@ def generate(customers: int, days: int, seed: int, out_dir: Path, *, start_date:
     _clear_previous_output(out_dir)
     w = Window(start_date, days)
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(13)]
-    r_world, r_users, r_life, r_contacts, r_daily, r_crm, r_inter, r_itv, r_bill, r_support, r_names, r_acc = streams[:12]
+    (r_world, r_users, r_life, r_contacts, r_daily, r_crm, r_inter, r_itv, r_bill, r_support, r_names,
+     r_acc) = streams[:12]
     # the 13th stream feeds only the mechanics of the other worlds, so the default world's draws (and
     # files) stay exactly what they were before worlds existed
     r_mech = streams[12]
@@ -155,8 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="first day of the window, YYYY-MM-DD (default 2025-01-01)")
     ap.add_argument("--format", choices=FORMATS, default="parquet", help="file format (default parquet)")
     ap.add_argument("--world", choices=list(WORLDS), default=DEFAULT_WORLD,
-                    help="which simulated customer base: " + "; ".join(f"{w.name}: {w.summary}" for w in WORLDS.values())
-                    + f" (default {DEFAULT_WORLD})")
+                    help="which simulated customer base: "
+                    + "; ".join(f"{w.name}: {w.summary} (suggested --customers {w.suggested_customers})"
+                                for w in WORLDS.values()) + f". Default {DEFAULT_WORLD}.")
     ap.add_argument("--monthly-churn", type=float, default=None,
                     help=f"baseline monthly churn hazard (default {GeneratorParams().monthly_churn_rate})")
     return ap
