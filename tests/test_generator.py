@@ -516,3 +516,175 @@ def test_bad_arguments_are_rejected(tmp_path):
         generate(10, 30, 1, tmp_path, file_format="xlsx")
     with pytest.raises(ValueError, match="customers"):
         generate(0, 30, 1, tmp_path)
+
+
+# ------------------------------------------------------------------------------ worlds
+WORLD_N, WORLD_DAYS, WORLD_SEED = 150, 200, 5
+
+
+@pytest.fixture(scope="module")
+def worlds(tmp_path_factory):
+    """Each named world at 150 customers x 200 days (seed 5), checked against the contract, built on demand."""
+    cache: dict[str, tuple] = {}
+
+    def get(name: str):
+        if name not in cache:
+            out = tmp_path_factory.mktemp(f"world_{name}")
+            res = generate(WORLD_N, WORLD_DAYS, WORLD_SEED, out, start_date=START, world=name)
+            frames = check_contract(out, "parquet", START, WORLD_DAYS)
+            truth = pd.read_csv(res.truth_path, dtype=str, keep_default_na=False)
+            cache[name] = (res, frames, truth)
+        return cache[name]
+
+    return get
+
+
+def _weekly_login_rate(frames) -> pd.Series:
+    """Logins a week per customer over the span between its first and last login day (spans of 4+ weeks)."""
+    lg = frames["crm.logins"]
+    g = lg.assign(day=lg["logged_in_at"].dt.floor("D")).groupby("account_id")["day"]
+    span = (g.max() - g.min()).dt.days + 1
+    return (g.size() / span * 7)[span >= 28]
+
+
+def _sudden_share(truth: pd.DataFrame) -> float:
+    ch = truth[(truth["churn_number"] != "0") & (truth["churn_observed"] == "true")]
+    churn = ch["archetype"].isin(["sudden_churn", "gradual_churn"])
+    return (ch["archetype"] == "sudden_churn").sum() / churn.sum()
+
+
+def test_default_world_is_saas_and_its_files_are_unchanged(tmp_path, sample_dir):
+    # the committed sample (made by `make sample` before worlds existed) is reproduced byte for byte
+    res = generate(250, 365, 42, tmp_path / "sample", start_date=START, file_format="csv", world="saas")
+    assert res.world == "saas"
+    made = _digest(tmp_path / "sample")
+    committed = {k: v for k, v in _digest(sample_dir).items() if k != "README.md"}
+    assert made == committed
+    plain = generate(250, 365, 42, tmp_path / "plain", start_date=START, file_format="csv")
+    assert plain.world == "saas" and _digest(tmp_path / "plain") == made
+
+
+@pytest.mark.parametrize("name", ["saas", "heavy_usage", "order_shop", "steady_churners", "tenure_hazard"])
+def test_every_world_is_reproducible_and_differs_from_saas(tmp_path, name):
+    a = generate(60, 60, 3, tmp_path / "a", world=name)
+    b = generate(60, 60, 3, tmp_path / "b", world=name)
+    assert _digest(a.out_dir) == _digest(b.out_dir)
+    saas = generate(60, 60, 3, tmp_path / "s")
+    assert (_digest(a.out_dir) == _digest(saas.out_dir)) == (name == "saas")
+
+
+def test_heavy_usage_world_logs_in_far_more_and_far_more_unevenly(worlds):
+    heavy, saas = _weekly_login_rate(worlds("heavy_usage")[1]), _weekly_login_rate(worlds("saas")[1])
+    assert heavy.median() >= 10 * saas.median()  # measured: 54 vs 3.8 logins a week
+    spread = heavy.quantile(0.95) / heavy.quantile(0.05)
+    assert spread >= 30  # measured: ~215; usage levels are lognormal with sigma 1.4
+    assert saas.quantile(0.95) / saas.quantile(0.05) < 15  # measured: ~8
+
+
+def test_order_shop_world_has_only_order_customers_with_bursty_gaps(worlds):
+    _, f, truth = worlds("order_shop")
+    assert set(f["crm.accounts"]["business_model"]) == {"order"}
+    assert set(truth["business_model"]) == {"order"}
+    assert f["billing.subscriptions"].empty
+    assert f["billing.invoices"]["subscription_id"].isna().all()
+
+    def gap_cv(frames) -> pd.Series:
+        ac = frames["crm.accounts"]
+        o = frames["billing.orders"]
+        buyers = ac.loc[ac["business_model"] == "order", "account_id"]
+        o = o[(o["status"] == "completed") & o["account_id"].isin(buyers)]
+        o = o.sort_values(["account_id", "ordered_at"])
+        gap = o.groupby("account_id")["ordered_at"].diff().dt.total_seconds() / 86400
+        g = gap.groupby(o["account_id"])
+        return (g.std() / g.mean())[g.count() >= 5]  # customers with at least 5 gaps
+
+    shop, saas = gap_cv(f), gap_cv(worlds("saas")[1])
+    assert len(shop) >= 30
+    assert shop.median() > 1.0  # measured: 1.17 (a Poisson buyer's gaps have CV <= 1)
+    assert saas.median() < 1.0  # measured: 0.93
+
+
+def test_steady_churners_world_churns_mostly_without_warning(worlds):
+    steady = _sudden_share(worlds("steady_churners")[2])
+    assert steady >= 0.6  # measured: 10 of 15 observed churns
+    assert _sudden_share(worlds("saas")[2]) < 0.3
+    noise = lambda t: (t["history"].str.count("noise_dip").sum())  # noqa: E731
+    assert noise(worlds("steady_churners")[2]) > noise(worlds("saas")[2])
+
+
+def _churn_per_year_by_tenure(res, truth, subs, days) -> tuple[float, float]:
+    """Observed first churns a customer-year, tenure < 180 days vs 180+, from the truth file.
+
+    Customers whose first subscription is annual are left out: they can only leave at a renewal, so a
+    young annual customer's churn always shows at tenure 365."""
+    first = subs.sort_values("started_at").groupby("account_id")["billing_interval"].first()
+    cust = truth.groupby("customer_id").first()
+    cust = cust[~cust.index.isin(first[first == "year"].index)]
+    created = pd.to_datetime(cust["created_on"])
+    start, end = pd.Timestamp(START), pd.Timestamp(START) + pd.Timedelta(days=days)
+    ch = truth[(truth["churn_number"] == "1") & (truth["churn_observed"] == "true")
+               & truth["customer_id"].isin(cust.index)].set_index("customer_id")
+    left = pd.to_datetime(ch["left_on"])
+    stop = pd.Series(end, index=cust.index)
+    stop.loc[left.index] = left
+    begin = np.maximum(created + pd.Timedelta(days=1), start)
+    edge = created + pd.Timedelta(days=180)
+    young_days = (np.minimum(stop, edge) - begin).dt.days.clip(lower=0).sum()
+    old_days = (stop - np.maximum(begin, edge)).dt.days.clip(lower=0).sum()
+    tenure = (left - created[left.index]).dt.days
+    return (tenure < 180).sum() / young_days * 365, (tenure >= 180).sum() / old_days * 365
+
+
+def test_tenure_hazard_world_new_customers_churn_more(tmp_path):
+    rates = {}
+    for name in ("tenure_hazard", "saas"):
+        res = generate(300, 365, 5, tmp_path / name, start_date=START, world=name)
+        truth = pd.read_csv(res.truth_path, dtype=str, keep_default_na=False)
+        subs = pq.read_table(tmp_path / name / "billing__subscriptions.parquet").to_pandas()
+        rates[name] = _churn_per_year_by_tenure(res, truth, subs, 365)
+    young, old = rates["tenure_hazard"]
+    assert young >= 2 * old  # measured: 0.78 vs 0.22 churns a customer-year
+    young, old = rates["saas"]
+    assert young < 1.5 * old  # measured: 0.15 vs 0.23
+
+
+def test_tenure_hazard_world_switches_monthly_plans_to_cheaper_annual_ones(worlds):
+    _, f, truth = worlds("tenure_hazard")
+    sb = f["billing.subscriptions"].sort_values(["account_id", "started_at"])
+    prev = sb.groupby("account_id")[["billing_interval", "mrr", "ended_at"]].shift(1)
+    switch = ((sb["billing_interval"] == "year") & (prev["billing_interval"] == "month")
+              & (prev["ended_at"] == sb["started_at"]))  # handed over at the same instant
+    assert switch.sum() >= 8  # measured: 19
+    ratio = sb.loc[switch, "mrr"] / prev.loc[switch, "mrr"]
+    assert ratio.between(0.74, 0.86).all()  # 15-25 % off, rounded to whole dollars
+    # the annual invoice after a switch bills twelve months of the discounted MRR
+    iv = f["billing.invoices"].merge(sb.loc[switch, ["subscription_id", "mrr"]], on="subscription_id")
+    assert len(iv) and np.allclose(iv["amount_due"], 12 * iv["mrr"])
+    # the switch is not a risk signal: switchers churn no more often than other monthly subscribers
+    switchers = set(sb.loc[switch, "account_id"])
+    monthly = set(sb.loc[sb["billing_interval"] == "month", "account_id"]) - switchers
+    churned = set(truth.loc[truth["churn_number"] != "0", "customer_id"])
+    assert len(switchers & churned) / len(switchers) <= len(monthly & churned) / len(monthly)
+
+
+def test_world_is_selected_from_both_command_lines(tmp_path, capsys):
+    from churnguard import cli
+    from churnguard.generator import WORLDS
+
+    assert main(["--customers", "40", "--days", "40", "--seed", "2", "--out", str(tmp_path / "m"),
+                 "--world", "order_shop"]) == 0
+    assert "world order_shop" in capsys.readouterr().out
+    accounts = pq.read_table(tmp_path / "m" / "crm__accounts.parquet").to_pandas()
+    assert set(accounts["business_model"]) == {"order"}
+    gen = cli.build_parser()._subparsers._group_actions[0].choices["generate"]
+    world_opt = next(a for a in gen._actions if a.dest == "world")
+    assert list(world_opt.choices) == list(WORLDS) and world_opt.default == "saas"
+    assert cli.main(["generate", "--customers", "40", "--days", "40", "--seed", "2", "--out", str(tmp_path / "c"),
+                     "--world", "order_shop"]) == 0
+    assert _digest(tmp_path / "c") == _digest(tmp_path / "m")
+    with pytest.raises(ValueError, match="unknown world 'b2c'"):
+        generate(10, 30, 1, tmp_path / "x", world="b2c")
+    with pytest.raises(ValueError, match="either world or params"):
+        generate(10, 30, 1, tmp_path / "x", world="saas", params=GeneratorParams())
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "y"), "--world", "b2c"])

@@ -1,6 +1,6 @@
 """The ``churnguard`` command line.
 
-    churnguard generate --customers N --days D --seed S --out DIR
+    churnguard generate --customers N --days D --seed S --out DIR [--world NAME]
     churnguard load DIR
     churnguard build [--full-refresh] [--start-date D] [--end-date D] [--select ...]
     churnguard run [--data DIR] [--full-refresh]
@@ -34,9 +34,11 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         out_dir=Path(args.out),
         start_date=date.fromisoformat(args.start),
         file_format=args.format,
+        world=args.world,
     )
     elapsed = time.perf_counter() - started
-    print(f"Generated {args.customers:,} customers x {args.days} days (seed {args.seed}) in {elapsed:.1f}s -> {result.out_dir}")
+    print(f"Generated {args.customers:,} customers x {args.days} days (seed {args.seed}, world {args.world}) "
+          f"in {elapsed:.1f}s -> {result.out_dir}")
     for name, count in sorted(result.row_counts.items()):
         print(f"  {name:<28} {count:>12,}")
     print(f"Ground truth (read by no model): {result.truth_path}")
@@ -211,6 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, help="output folder")
     gen.add_argument("--start", default="2025-01-01", help="first day of the simulated window")
     gen.add_argument("--format", choices=["csv", "parquet"], default="parquet")
+    gen.add_argument(
+        "--world", choices=["saas", "heavy_usage", "order_shop", "steady_churners", "tenure_hazard"], default="saas",
+        help="which simulated customer base (default saas); see docs/GENERATOR.md, 'Worlds'",
+    )
     gen.set_defaults(func=_cmd_generate)
 
     ld = sub.add_parser("load", help="validate a folder of raw files and load it (all or nothing)")

@@ -4,7 +4,10 @@ A subscription customer's service is split into *epochs*: the first starts when 
 account is created; an epoch ends at a churn or a grace lapse, and a return (a
 reactivation or the end of a lapse) starts a new epoch with its own billing anchor.
 Inside an epoch, plan changes (upgrades when healthy, downgrades when declining)
-end one subscription row and start the next on a billing boundary.
+end one subscription row and start the next on a billing boundary. A move from monthly
+to annual billing (``Lifecycle.switch_day``, only in worlds that have it) also starts a
+new epoch, without a gap: the annual plan is anchored on the switch day and costs 15-25 %
+less per month than the monthly plan it replaces.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from .world import GRADUAL, K, OFF_CHURN, SUB, Customers, Lifecycle
 from .writer import make_ids
 
 USD = "USD"
-KIND_OPEN, KIND_CHURN, KIND_LAPSE = 0, 1, 2
+KIND_OPEN, KIND_CHURN, KIND_LAPSE, KIND_SWITCH = 0, 1, 2, 3
 
 
 @dataclass
@@ -42,7 +45,9 @@ class Subscriptions:
 
 def _epochs(rng, cu: Customers, lc: Lifecycle, p: GeneratorParams):
     n = cu.n
-    E = K + 1
+    sw = lc.switch_day if lc.switch_day is not None else np.full(n, NEVER, dtype=np.int64)
+    switcher = (cu.bm == SUB) & (sw < NEVER)
+    E = K + 1 + int(switcher.any())
     start = np.full((n, E), NEVER, dtype=np.int64)
     end = np.full((n, E), NEVER, dtype=np.int64)
     step = np.ones((n, E), dtype=np.int64)
@@ -55,6 +60,13 @@ def _epochs(rng, cu: Customers, lc: Lifecycle, p: GeneratorParams):
     cnt = np.zeros(n, dtype=np.int64)
     closed = ~is_sub
     rows = np.arange(n)
+    # monthly -> annual: the first epoch ends on the switch day and the annual one starts at once
+    si = np.flatnonzero(switcher)
+    end[si, 0] = sw[si]
+    kind[si, 0] = KIND_SWITCH
+    start[si, 1] = sw[si]
+    step[si, 1] = 12
+    cnt[si] = 1
     for k in range(K):
         has = ~closed & (lc.off_kind[:, k] != 0)
         e = cnt
@@ -71,20 +83,24 @@ def _epochs(rng, cu: Customers, lc: Lifecycle, p: GeneratorParams):
     ci, ei = np.nonzero(valid)
     mrr = np.where(ei == 0, cu.mrr0[ci],
                    np.maximum(np.round(cu.mrr0[ci] / 100 * rng.lognormal(0.0, 0.2, ci.size)), 29) * 100)
-    return ci, ei, start[ci, ei], end[ci, ei], step[ci, ei], kind[ci, ei], renew[ci, ei], decline[ci, ei], mrr
+    # the annual plan's price is set from the monthly plan's last MRR once plan changes are known
+    is_switch = (ei == 1) & switcher[ci]
+    return (ci, ei, start[ci, ei], end[ci, ei], step[ci, ei], kind[ci, ei], renew[ci, ei], decline[ci, ei], mrr,
+            is_switch)
 
 
 def build_subscriptions(rng, cu: Customers, lc: Lifecycle, daily: DailyResult, w: Window,
                         p: GeneratorParams) -> Subscriptions:
     D, S = w.days, w.start_day
-    ci, ei, e_start, e_end, e_step, e_kind, e_renew, e_decline, mrr = _epochs(rng, cu, lc, p)
+    ci, ei, e_start, e_end, e_step, e_kind, e_renew, e_decline, mrr, e_switch = _epochs(rng, cu, lc, p)
     keep = e_start < D
-    ci, ei, e_start, e_end, e_step, e_kind, e_renew, e_decline, mrr = (
-        x[keep] for x in (ci, ei, e_start, e_end, e_step, e_kind, e_renew, e_decline, mrr))
+    ci, ei, e_start, e_end, e_step, e_kind, e_renew, e_decline, mrr, e_switch = (
+        x[keep] for x in (ci, ei, e_start, e_end, e_step, e_kind, e_renew, e_decline, mrr, e_switch))
     m = ci.size
     first_start = np.minimum(cu.created_sec[ci] + rng.integers(5 * 60, 90 * 60, m),
                              np.maximum(cu.created_sec[ci], w.export_sec - 2 * HOUR))
     e_start_sec = np.where(ei == 0, first_start, w.day_sec(e_start) + working_seconds(rng, m, cu.tz[ci]))
+    e_start_sec = np.where(e_switch, w.day_sec(e_start), e_start_sec)  # hands over at the same instant
     lim = np.minimum(e_end, D)
 
     # plan changes on billing boundaries (materialised up to the export)
@@ -110,6 +126,17 @@ def build_subscriptions(rng, cu: Customers, lc: Lifecycle, daily: DailyResult, w
             break
     idx = np.arange(m)
     rows["epoch"].append(idx); rows["start"].append(cur); rows["end"].append(e_end)
+    # annual plans after a switch: 15-25 % below the monthly plan's last MRR; that epoch's own later plan
+    # changes keep their ratios
+    sw_idx = np.flatnonzero(e_switch)
+    scale = np.ones(m)
+    if sw_idx.size:
+        lo, hi = p.annual_switch_discount
+        target = np.maximum(np.round(cur_mrr[sw_idx - 1] / 100 * (1.0 - rng.uniform(lo, hi, sw_idx.size))), 29)
+        scale[sw_idx] = target * 100 / mrr[sw_idx]
+        rows["mrr"] = [np.where(e_switch[ep_], np.maximum(np.round(v / 100 * scale[ep_]), 29) * 100, v)
+                       for ep_, v in zip(rows["epoch"][:-1], rows["mrr"])]
+        cur_mrr = np.where(e_switch, np.maximum(np.round(cur_mrr / 100 * scale), 29) * 100, cur_mrr).astype(np.int64)
     rows["mrr"].append(cur_mrr); rows["last"].append(np.ones(m, dtype=bool))
     ep = np.concatenate(rows["epoch"]); r_start = np.concatenate(rows["start"]); r_end = np.concatenate(rows["end"])
     r_mrr = np.concatenate(rows["mrr"]).astype(np.int64); r_last = np.concatenate(rows["last"])

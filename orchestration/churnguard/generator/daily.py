@@ -56,7 +56,8 @@ def _cat(parts: list[np.ndarray], dtype) -> np.ndarray:
 
 
 def run_days(rng: np.random.Generator, cu: Customers, lc: Lifecycle, w: Window, p: GeneratorParams,
-             login_sink: TableSink, account_ids: pa.Array, chunk_rows: int = 2_000_000) -> DailyResult:
+             login_sink: TableSink, account_ids: pa.Array, chunk_rows: int = 2_000_000,
+             mech: np.random.Generator | None = None) -> DailyResult:
     n, D = cu.n, w.days
     health = np.zeros((n, D), dtype=np.uint8)
     login_any = np.zeros((n, D), dtype=bool)
@@ -69,6 +70,11 @@ def run_days(rng: np.random.Generator, cu: Customers, lc: Lifecycle, w: Window, 
     is_ord = cu.bm == ORD
     addon_rate = np.where((cu.bm == SUB) & cu.addon, 1 / 90, 0.0)
     noise = rng.normal(0.0, 0.089, n)  # stationary start of the AR(1) noise
+    # bursty purchases (gamma-Poisson): a per-customer "shopping mood" with mean 1 multiplies the order
+    # rate; it is redrawn on a random day about every order_burst_days days, so orders cluster in spells
+    k_burst = p.order_burst_shape
+    bursty = k_burst > 0 and mech is not None
+    mood = mech.gamma(k_burst, 1.0 / k_burst, n) if bursty else None
 
     login_buf: list[tuple] = []
     buffered = 0
@@ -157,7 +163,13 @@ def run_days(rng: np.random.Generator, cu: Customers, lc: Lifecycle, w: Window, 
             tick["h"].append(h[idx])
 
         # orders: order-based buyers (frequency and size shrink with health) and add-ons
-        r_o = (np.where(is_ord, cu.order_rate * (0.35 + 0.65 * h ** 1.2), 0.0) + addon_rate * h) \
+        if bursty:
+            redraw = mech.random(n) < 1.0 / p.order_burst_days
+            mood = np.where(redraw, mech.gamma(k_burst, 1.0 / k_burst, n), mood)
+            o_rate = cu.order_rate * mood
+        else:
+            o_rate = cu.order_rate
+        r_o = (np.where(is_ord, o_rate * (0.35 + 0.65 * h ** 1.2), 0.0) + addon_rate * h) \
             * ORDER_DOW[wd] * season[d] * service
         c = rng.poisson(r_o)
         nz = np.flatnonzero(c)

@@ -101,7 +101,7 @@ def build_customers(rng: np.random.Generator, n: int, w: Window, p: GeneratorPar
     seats = np.select([seg == ENT, seg == MID], [10 + rng.poisson(30, n), 3 + rng.poisson(6, n)],
                       1 + np.minimum(rng.poisson(1.5, n), 9))
     pu_base = np.concatenate([[0], np.cumsum(seats)[:-1]]) + 1
-    login_base = p.logins_per_user_day * seats ** 0.8 * rng.lognormal(0.0, 0.3, n)
+    login_base = p.logins_per_user_day * seats ** 0.8 * rng.lognormal(0.0, p.login_sigma, n)
     resp = rng.uniform(0.75, 1.0, n)
     base_health = rng.uniform(0.82, 1.0, n)
 
@@ -113,7 +113,8 @@ def build_customers(rng: np.random.Generator, n: int, w: Window, p: GeneratorPar
                                                     np.where(rng.random(n) < 0.7, 30, 14)], 14)
     net_days = np.where(autopay, 0, net_days)
     addon = (bm == SUB) & (rng.random(n) < p.addon_buyer_share)
-    order_rate = np.array(p.orders_per_day)[seg] * np.maximum(rng.lognormal(0.0, 0.3, n), 0.7)
+    order_rate = np.array(p.orders_per_day)[seg] * np.maximum(rng.lognormal(0.0, p.order_rate_sigma, n),
+                                                              p.order_rate_floor)
     order_amount = np.array(p.order_amount_median)[seg] * rng.lognormal(0.0, 0.4, n)
     dom_category = PROBLEM_CATEGORIES[rng.integers(0, len(PROBLEM_CATEGORIES), n)]
     high_value = np.where(bm == SUB, mrr0 >= HIGH_VALUE_MRR_CENTS,
@@ -209,6 +210,7 @@ class Lifecycle:
     sol_day: np.ndarray  # float day (NaN: no solution planned)
     outcome_day: np.ndarray
     dm_change: np.ndarray  # forced decision-maker change day (NEVER: none)
+    switch_day: np.ndarray = field(default=None)  # (n,) monthly -> annual billing switch day (NEVER: none)
     # precomputed float views for the daily health
     _af: np.ndarray = field(default=None, repr=False)
     _tf: np.ndarray = field(default=None, repr=False)
@@ -265,7 +267,26 @@ def _choose_playbook(rng, cu: Customers, tenure: np.ndarray, renewal_soon: np.nd
     return pb
 
 
-def simulate_lifecycle(rng: np.random.Generator, cu: Customers, w: Window, p: GeneratorParams) -> Lifecycle:
+def _annual_switch_days(mech: np.random.Generator | None, cu: Customers, w: Window, p: GeneratorParams) -> np.ndarray:
+    """Day a monthly subscriber moves to annual billing (a monthly boundary inside the window), else NEVER.
+
+    The switch is drawn independently of the customer's health and churn events: a longer
+    commitment at a discount, not a risk signal. It only happens in the first service epoch
+    (``simulate_lifecycle`` drops a switch that an earlier lapse or churn pre-empts).
+    """
+    none = np.full(cu.n, NEVER, dtype=np.int64)
+    if p.annual_switch_per_year <= 0 or mech is None:
+        return none
+    monthly = (cu.bm == SUB) & ~cu.annual
+    # earliest after a first month; exponential waiting time at the yearly rate from then on
+    first = np.maximum(cu.created_day + 30, -3 * 365)
+    wait = mech.exponential(365.0 / p.annual_switch_per_year, cu.n)
+    sw = next_boundary(cu.created_day, 1, np.ceil(first + wait).astype(np.int64), w.start_day)
+    return np.where(monthly & (sw < w.days), sw, none)
+
+
+def simulate_lifecycle(rng: np.random.Generator, cu: Customers, w: Window, p: GeneratorParams,
+                       mech: np.random.Generator | None = None) -> Lifecycle:
     n, D, S = cu.n, w.days, w.start_day
     is_sub = cu.bm == SUB
     lam_churn = np.array(p.churn_hazard_per_day())[cu.seg]
@@ -281,6 +302,13 @@ def simulate_lifecycle(rng: np.random.Generator, cu: Customers, w: Window, p: Ge
     lam_tot = lam_s + lam_e + lam_n + lam_x
     annual_p = np.array(p.annual_share)[cu.seg]
     wk0, wk1 = p.decline_weeks
+    # tenure-dependent churn: the churn hazards (sudden and at-risk episodes) run young_churn_multiplier
+    # times faster while tenure < young_tenure_days; noise dips, lapses and pauses do not depend on tenure
+    tenure_hazard = p.young_churn_multiplier != 1.0
+    young_edge = cu.created_day + p.young_tenure_days
+    lam_young = lam_tot + (p.young_churn_multiplier - 1.0) * (lam_s + lam_e)
+    switch_day = _annual_switch_days(mech, cu, w, p)
+    first_epoch = np.ones(n, dtype=bool)
 
     shape_nk = (n, K)
     slot = {name: np.full(shape_nk, NEVER, dtype=np.int64) for name in
@@ -305,19 +333,35 @@ def simulate_lifecycle(rng: np.random.Generator, cu: Customers, w: Window, p: Ge
     min_stop = np.where(cu.existing, 14, cu.created_day + 14)
 
     for k in range(K):
-        T = cursor + rng.exponential(1.0, n) / lam_tot
+        if tenure_hazard:
+            # first event of a piecewise-constant hazard (lam_young before the tenure edge, lam_tot after),
+            # by inverting the cumulative hazard
+            e = rng.exponential(1.0, n)
+            young_left = np.maximum(young_edge - cursor, 0.0)
+            T = np.where(e < lam_young * young_left, cursor + e / lam_young,
+                         cursor + young_left + (e - lam_young * young_left) / lam_tot)
+            mult = np.where(T < young_edge, p.young_churn_multiplier, 1.0)
+            ls, le = lam_s * mult, lam_e * mult
+            u = rng.random(n) * (ls + le + lam_n + lam_x)
+        else:
+            T = cursor + rng.exponential(1.0, n) / lam_tot
+            ls, le = lam_s, lam_e
+            u = rng.random(n) * lam_tot
         live = alive & (T < D + HORIZON)
-        u = rng.random(n) * lam_tot
-        typ = np.select([u < lam_s, u < lam_s + lam_e, u < lam_s + lam_e + lam_n],
+        typ = np.select([u < ls, u < ls + le, u < ls + le + lam_n],
                         [SUDDEN, -1, NOISE], np.where(is_sub, LAPSE, PAUSE))
         Tc = np.ceil(T).astype(np.int64)
+        # a monthly subscriber that moved to annual billing before this event is on the annual schedule
+        switched = first_epoch & (switch_day < Tc)
+        anchor_k = np.where(switched, switch_day, anchor)
+        step_k = np.where(switched, 12, step)
         # billing boundary on/after the decision for subscriptions, the decision day otherwise
-        b_sub = next_boundary(anchor, step, np.maximum(np.maximum(Tc, 1), anchor + 1), S)
+        b_sub = next_boundary(anchor_k, step_k, np.maximum(np.maximum(Tc, 1), anchor_k + 1), S)
         b = np.where(is_sub, b_sub, np.maximum(Tc, min_stop))
 
         # at-risk episodes: intervention? which playbook? outcome?
         tenure = Tc - cu.created_day
-        renewal_soon = is_sub & (step == 12) & (b_sub - Tc < 120)
+        renewal_soon = is_sub & (step_k == 12) & (b_sub - Tc < 120)
         pb = _choose_playbook(rng, cu, tenure, renewal_soon)
         intervened = rng.random(n) < p_int
         success = rng.random(n) < PLAYBOOK_SUCCESS[pb]
@@ -329,7 +373,7 @@ def simulate_lifecycle(rng: np.random.Generator, cu: Customers, w: Window, p: Ge
         is_churn = (typ == SUDDEN) | (typ == GRADUAL)
 
         # annual non-renewals: 40 % keep service up to 30 days past the renewal date (overdue renewal)
-        ext = np.where(is_sub & (step == 12) & is_churn & (rng.random(n) < 0.4), rng.integers(1, 31, n), 0)
+        ext = np.where(is_sub & (step_k == 12) & is_churn & (rng.random(n) < 0.4), rng.integers(1, 31, n), 0)
         end = b + ext
         L = rng.integers(7 * wk0, 7 * wk1 + 1, n)
         a_grad = np.maximum(end - L, cu.created_day + 1)
@@ -377,17 +421,18 @@ def simulate_lifecycle(rng: np.random.Generator, cu: Customers, w: Window, p: Ge
         off_b = np.select([is_churn & react, is_churn, typ == LAPSE, typ == PAUSE],
                           [end + r, NEVER, b + gap_lapse, b + gap_pause], NEVER)
         off_kind = np.select([is_churn, (typ == LAPSE) | (typ == PAUSE)], [OFF_CHURN, OFF_GAP], OFF_NONE)
-        new_step = np.where(is_churn, np.where(rng.random(n) < annual_p, 12, 1), step)
+        new_step = np.where(is_churn, np.where(rng.random(n) < annual_p, 12, 1), step_k)
 
         # store
         vals = dict(typ=typ, a=a, t=t, c=c, depth=depth, shape=shp, off_a=off_a, off_b=off_b, off_kind=off_kind,
-                    renew_bnd=np.where(is_churn & is_sub & (step == 12), b, NEVER), step_after=new_step,
+                    renew_bnd=np.where(is_churn & is_sub & (step_k == 12), b, NEVER), step_after=new_step,
                     itv=itv, playbook=pb, outcome=outcome, open_day=open_day, sol_day=sol_day,
                     outcome_day=outcome_day, dm_change=dm_change)
         for name, v in vals.items():
             slot[name][:, k] = np.where(live, v, slot[name][:, k])
 
         # advance
+        first_epoch &= ~(live & (off_kind != OFF_NONE))
         returned = live & (off_b < NEVER) & (off_kind != OFF_NONE)
         anchor = np.where(returned, off_b, anchor)
         step = np.where(returned, new_step, step)
@@ -396,4 +441,8 @@ def simulate_lifecycle(rng: np.random.Generator, cu: Customers, w: Window, p: Ge
         alive &= ~(live & is_churn & ~react)
         alive &= T < D + HORIZON
 
+    # a switch only happens while the first subscription still runs
+    has_off = slot["off_kind"] != OFF_NONE
+    first_off = np.where(has_off.any(1), slot["off_a"][np.arange(n), has_off.argmax(1)], NEVER)
+    slot["switch_day"] = np.where(switch_day < first_off, switch_day, NEVER)
     return Lifecycle(**slot)
