@@ -1,17 +1,17 @@
-"""Benchmark: generate a synthetic customer base, build the warehouse, backtest the health score.
+"""Benchmark: the health score on several generated worlds, before and after calibration.
 
-    .venv/bin/python benchmarks/backtest.py                       # 3,000 customers x 730 days, seed 7
-    .venv/bin/python benchmarks/backtest.py --customers 5000 --seed 11 --json docs/backtest_5000.json
+    .venv/bin/python benchmarks/backtest.py                                   # every world
+    .venv/bin/python benchmarks/backtest.py --worlds saas order_shop --json out.json
 
-Steps, each timed: ``churnguard generate`` (Parquet), ``load``, ``dbt seed`` and ``dbt run`` of
-the models the health score needs (``+health_scores``; tests are not run here, the test
-suite runs them),
-then the backtest (``churnguard.backtest``) at the 90-day horizon of the SPEC and, for
-context, at 30 and 60 days. The ground truth of the generator is compared with the
-warehouse's churn dates. Everything happens in a temporary folder (or ``--workdir``), never
-in the project's warehouse.
-
-The figures reported in docs/BACKTEST.md come from this script.
+For each world (``churnguard generate --world``): generate, load, ``dbt seed`` and
+``dbt run +health_scores``, backtest the default score, ``churnguard calibrate`` (fitted
+on the earlier cut-offs only), rebuild the health models with the calibration, and
+backtest again. The backtest scores the later (holdout) cut-offs, next to single-signal
+baselines and a gradient-boosting ceiling fitted on the earlier cut-offs
+(``churnguard.backtest``). Prints one Markdown table row per world; the table in
+docs/BACKTEST.md comes from this script. Everything happens in a temporary folder (or
+``--workdir``) with its own copy of the dbt project, so the project's seeds and warehouse
+are never touched.
 """
 
 from __future__ import annotations
@@ -19,78 +19,106 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
+# customers per world: heavy_usage writes ~40x the logins of saas per customer
+DEFAULT_SIZES = {"saas": 1500, "heavy_usage": 300, "order_shop": 1500, "steady_churners": 1500,
+                 "tenure_hazard": 1500}
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--customers", type=int, default=3000)
-    parser.add_argument("--days", type=int, default=730)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--start", default="2024-01-01", help="first day of the simulated window (must end before today)")
-    parser.add_argument("--horizons", type=int, nargs="+", default=[90, 60, 30])
-    parser.add_argument("--workdir", help="keep the generated data and warehouse here (default: a temp folder)")
-    parser.add_argument("--json", help="write the figures to this JSON file")
-    args = parser.parse_args(argv)
 
+def run_world(world: str, customers: int, days: int, seed: int, start: date, workdir: Path) -> dict:
+    from churnguard import settings
     from churnguard.backtest import run_backtest
+    from churnguard.calibrate import calibrate, write_seed
     from churnguard.dbt_cli import run_dbt
     from churnguard.generator import generate
     from churnguard.loader import load
 
-    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="churnguard-backtest-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    raw = workdir / "raw"
-    warehouse = workdir / "warehouse.duckdb"
-    os.environ["CHURNGUARD_DBT_TARGET_PATH"] = str(workdir / "dbt_target")
-    os.environ["CHURNGUARD_DBT_LOG_PATH"] = str(workdir / "dbt_logs")
-    timings: dict[str, float] = {}
-
-    def step(name: str, func):
-        print(f"==> {name}", flush=True)
+    root = workdir / world
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    project = root / "project" / "dbt_project"
+    shutil.copytree(settings.DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    shutil.copytree(settings.SEEDS_DIR / "reference", root / "project" / "seeds" / "reference")
+    original_project = settings.DBT_PROJECT_DIR
+    settings.DBT_PROJECT_DIR = project
+    os.environ["CHURNGUARD_DBT_TARGET_PATH"] = str(root / "dbt_target")
+    os.environ["CHURNGUARD_DBT_LOG_PATH"] = str(root / "dbt_logs")
+    warehouse = root / "warehouse.duckdb"
+    timings = {}
+    try:
         started = time.perf_counter()
-        value = func()
-        timings[name] = round(time.perf_counter() - started, 1)
-        print(f"    {timings[name]:.1f}s", flush=True)
-        return value
+        generate(customers, days, seed, root / "raw", start_date=start, file_format="parquet", world=world)
+        load(root / "raw", warehouse)
+        run_dbt(["seed"], warehouse=warehouse, capture=True)
+        run_dbt(["run", "--select", "+health_scores"], warehouse=warehouse, capture=True)
+        timings["build_s"] = round(time.perf_counter() - started)
+        default = run_backtest(warehouse)
+        calibration = calibrate(warehouse)
+        write_seed(calibration, root / "project" / "seeds" / "reference" / "health_calibration.csv")
+        started = time.perf_counter()
+        run_dbt(["seed", "--full-refresh", "--select", "health_calibration"], warehouse=warehouse, capture=True)
+        run_dbt(["run", "--full-refresh", "--select", "int_health_dimension_scores+,+health_scores"],
+                warehouse=warehouse, capture=True)
+        timings["rebuild_s"] = round(time.perf_counter() - started)
+        calibrated = run_backtest(warehouse)
+    finally:
+        settings.DBT_PROJECT_DIR = original_project
+    print(f"\n### {world}: default score\n{default.format()}\n\n{calibration.format()}\n\n"
+          f"### {world}: calibrated score\n{calibrated.format()}", flush=True)
+    return {"world": world, "customers": customers, "days": days, "seed": seed, "timings": timings,
+            "default": default.to_dict(), "calibrated": calibrated.to_dict(),
+            "calibration": {"auc_before": calibration.auc_before, "auc_after_estimate": calibration.auc_after,
+                            "dimension_weights": calibration.dimension_weights}}
 
-    generated = step("generate", lambda: generate(
-        customers=args.customers, days=args.days, seed=args.seed, out_dir=raw,
-        start_date=date.fromisoformat(args.start), file_format="parquet",
-    ))
-    if warehouse.exists():
-        warehouse.unlink()
-    step("load", lambda: load(raw, warehouse))
-    step("dbt seed + run +health_scores", lambda: (
-        run_dbt(["seed"], warehouse=warehouse, capture=True),
-        run_dbt(["run", "--select", "+health_scores"], warehouse=warehouse, capture=True),
-    ))
-    results = {}
-    for horizon in args.horizons:
-        results[horizon] = step(f"backtest {horizon}d", lambda h=horizon: run_backtest(
-            warehouse, horizon_days=h, truth_path=generated.truth_path,
-        ))
 
-    print()
-    print(f"Generator: {args.customers:,} customers x {args.days} days from {args.start}, seed {args.seed}")
-    for horizon, result in results.items():
-        print()
-        print(result.format())
-    print()
-    print("Timings (s): " + ", ".join(f"{name} {seconds}" for name, seconds in timings.items()))
-    if args.json:
-        payload = {
-            "generator": {"customers": args.customers, "days": args.days, "seed": args.seed, "start": args.start},
-            "timings_seconds": timings,
-            "results": {str(h): r.to_dict() for h, r in results.items()},
-        }
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-        print(f"Wrote {args.json}")
+def table(results: list[dict]) -> str:
+    lines = [
+        "| world | customers x days | churn in 90 d | default score AUC | calibrated score AUC | "
+        "calibrated probability AUC | best single signal (AUC) | fitted ceiling AUC | calibrated score / ceiling | "
+        "top-decile lift (calibrated) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        d, c = r["default"], r["calibrated"]
+        best = c["best_single_signal"]
+        prob = c["churn_probability"]["auc"] if c.get("churn_probability") else float("nan")
+        ceiling = c["ceiling"]["auc"] if c.get("ceiling") else float("nan")
+        lines.append(
+            f"| {r['world']} | {r['customers']:,} x {r['days']} | {c['churn_rate']:.1%} | "
+            f"{d['health_score']['auc']:.3f} | {c['health_score']['auc']:.3f} | {prob:.3f} | "
+            f"{best['name']} ({best['auc']:.3f}) | {ceiling:.3f} | {c['health_score']['auc'] / ceiling:.1%} | "
+            f"{c['health_score']['top_decile_lift']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--worlds", nargs="+", default=list(DEFAULT_SIZES))
+    parser.add_argument("--customers", type=int, help="customers in every world (default: per world)")
+    parser.add_argument("--days", type=int, default=730)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--start", default="2024-01-01")
+    parser.add_argument("--workdir", help="keep the data and warehouses here (default: a temp folder)")
+    parser.add_argument("--json", help="write the figures to this JSON file")
+    args = parser.parse_args(argv)
+
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="churnguard-backtest-"))
+    results = []
+    for world in args.worlds:
+        customers = args.customers or DEFAULT_SIZES.get(world, 2000)
+        print(f"==> {world}: {customers} customers x {args.days} days, seed {args.seed}", flush=True)
+        results.append(run_world(world, customers, args.days, args.seed, date.fromisoformat(args.start), workdir))
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
+    print("\n" + table(results))
     return 0
 
 

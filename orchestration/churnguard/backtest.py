@@ -374,7 +374,11 @@ def fit_ceiling(train: pd.DataFrame, test: pd.DataFrame, seed: int = 0) -> np.nd
         return None
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    features = [c for c in CEILING_FEATURES if c in train.columns]
+    # an export without logins (or tickets, surveys...) has all-missing or constant columns
+    features = [c for c in CEILING_FEATURES
+                if c in train.columns and train[c].astype(float).nunique(dropna=True) > 1]
+    if not features:
+        return None
     model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, max_leaf_nodes=15,
                                            min_samples_leaf=40, l2_regularization=1.0, random_state=seed)
     model.fit(train[features].astype(float), train["churned"])

@@ -8,9 +8,9 @@ churn recognised within the horizon), without look-ahead:
 2. each signal's **points curve** is the isotonic (monotone) regression of churn on the
    signal's cohort percentile, turned into points (0 at the riskiest end, 100 at the
    safest); a signal without a monotone relation to churn gets weight 0;
-3. the **signal weights** within a dimension and the **dimension weights** are the
-   (non-negative) coefficients of logistic regressions of churn on the points and on the
-   dimension scores (scikit-learn);
+3. the **weights**: one logistic regression of churn on every signal's points
+   (scikit-learn; negative coefficients dropped and the rest refitted); a dimension's
+   weight is the sum of its signals' coefficients, a signal's weight its share of it;
 4. the **churn probability** is a logistic regression of churn on the overall score and
    the log of tenure.
 
@@ -295,28 +295,24 @@ def calibrate(
             continue
         result.curves[signal] = list(100.0 * (risk.max() - risk) / spread)
 
-    # signal weights within each dimension
+    # One logistic regression of churn on every usable signal's points: with every signal
+    # present the overall score is sum(w_s x points_s) / sum(w_s), so the score is then
+    # exactly the fitted linear predictor. Its weights split into a dimension's weight (the
+    # sum over its signals) and each signal's share within its dimension.
+    usable = [s for s in signals if s not in result.signal_weights]
     points_train = {s: curve_points(train[f"{s}_percentile"].to_numpy(dtype=float), result.curves[s])
-                    for s in signals}
-    for dimension in DIMENSIONS:
-        members = [s for s, d in signals.items() if d == dimension and s not in result.signal_weights]
-        if not members:
-            continue
-        weights = _nonnegative_logistic_weights(pd.DataFrame({s: points_train[s] for s in members}), label)
-        total = sum(weights.values())
-        for s in members:
-            result.signal_weights[s] = weights.get(s, 0.0) / total if total > 0 else 0.0
-
-    # dimension weights
-    dims_train = {}
+                    for s in usable}
+    weights = _nonnegative_logistic_weights(pd.DataFrame(points_train), label) if usable else {}
+    total = sum(weights.values())
     for dimension in DIMENSIONS:
         members = [s for s, d in signals.items() if d == dimension]
-        if members:
-            dims_train[dimension] = np.round(weighted_mean({s: points_train[s] for s in members},
-                                                           result.signal_weights))
-    weights = _nonnegative_logistic_weights(pd.DataFrame(dims_train), label)
-    total = sum(weights.values())
-    result.dimension_weights = {d: (weights.get(d, 0.0) / total if total > 0 else 0.2) for d in dims_train}
+        if not members:
+            continue
+        dimension_total = sum(weights.get(s, 0.0) for s in members)
+        result.dimension_weights[dimension] = dimension_total / total if total > 0 else 0.2
+        for s in members:
+            if s in usable:
+                result.signal_weights[s] = weights.get(s, 0.0) / dimension_total if dimension_total > 0 else 0.0
 
     # the churn probability: logistic in the overall score and log tenure
     score_train = overall_score(train, signals, result.curves, result.signal_weights, result.dimension_weights)

@@ -453,6 +453,27 @@ ratios as (
             when signals.orders_360d > 0 and signals.observed_days >= 28
                 then {{ rounded('signals.days_since_last_order * 1.0 * signals.orders_360d / signals.order_history_days') }}
         end as order_overdue_ratio,
+        -- recency of orders for customers who order (raw days; the churn definition of
+        -- order-based customers counts raw days too)
+        case
+            when signals.orders_360d > 0 or (signals.churn_definition = 'order' and signals.last_order_date is not null)
+                then signals.days_since_last_order
+        end as days_since_order,
+        -- the customer's own pace times the days left before its churn definition fires
+        -- without a new order or login: how many it would normally make in that time (few =
+        -- the rule is about to fire)
+        case
+            when signals.churn_definition = 'order' and signals.orders_360d > 0 and signals.observed_days >= 28
+                then {{ rounded('signals.orders_360d * 1.0 / signals.order_history_days * case when '
+                    ~ var('churn_no_order_days') ~ ' - signals.days_since_last_order > 0 then '
+                    ~ var('churn_no_order_days') ~ ' - signals.days_since_last_order else 0 end') }}
+        end as orders_before_churn_rule,
+        case
+            when signals.churn_definition = 'activity' and signals.last_login_date is not null and signals.observed_days >= 7
+                then {{ rounded('signals.logins_28d * 1.0 / case when signals.observed_days < 28 then signals.observed_days else 28 end'
+                    ~ ' * case when ' ~ var('churn_inactivity_days') ~ ' - signals.days_since_last_login > 0 then '
+                    ~ var('churn_inactivity_days') ~ ' - signals.days_since_last_login else 0 end') }}
+        end as logins_before_churn_rule,
         -- key contact: days since the decision maker left or changed, capped at the recovery
         -- period (the cap for customers with no change)
         case
@@ -616,6 +637,9 @@ final as (
         ratios.orders_360d,
         ratios.orders_per_90d,
         ratios.order_overdue_ratio,
+        ratios.days_since_order,
+        ratios.orders_before_churn_rule,
+        ratios.logins_before_churn_rule,
         ratios.purchase_frequency_decline,
         ratios.aov_decline,
         ratios.days_since_last_order,
