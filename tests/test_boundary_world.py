@@ -174,3 +174,18 @@ def test_order_revenue_counts_in_revenue_clv_and_arpa(monthly) -> None:
     assert float(may["revenue"]) == float(may["order_revenue"]) == 400.0
     assert float(may["arpa"]) > 0 and float(may["historical_clv"]) > 0
     assert all(pd.isna(v) or v > 0 for v in monthly["predictive_clv"])
+
+
+def test_every_episode_has_reasons_in_words_with_observed_values(warehouse, alerts) -> None:
+    """Item 12: shares print as percentages, the value that fired the rule is on the
+    reason, and no episode is without a reason code."""
+    reasons = _frame(warehouse, "select * from marts.customer_alert_reasons")
+    assert alerts["reason_codes"].notna().all() and (alerts["reason_count"] >= 1).all()
+    assert set(reasons["alert_id"]) == set(alerts["alert_id"])
+    activity = reasons[reasons["reason_code"] == "activity_down_40pct_3w"]
+    assert not activity.empty
+    assert set(activity["reason_description"]) == {"Logins in the last 21 days at least 40% below the customer's baseline"}
+    assert (activity["observed_value"] >= 0.40).all()
+    inactive = reasons[(reasons["reason_code"] == "inactive_60d") & (reasons["customer_id"] == "r_red")]
+    assert len(inactive) == 1 and inactive["observed_value"].iloc[0] >= 60
+    assert not reasons["reason_description"].str.contains(r"\{|0\.\d", regex=True).any()

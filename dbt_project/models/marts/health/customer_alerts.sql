@@ -340,8 +340,9 @@ final as (
         cast(closed.lowest_health_score as {{ dbt.type_int() }}) as lowest_health_score,
         cast(closed.last_health_score as {{ dbt.type_int() }}) as last_health_score,
         cast(closed.opening_pulled_down_most_by as {{ dbt.type_string() }}) as opening_pulled_down_most_by,
-        cast(reason_lists.reason_codes as {{ dbt.type_string() }}) as reason_codes,
-        cast(coalesce(reason_lists.reason_count, 0) as {{ dbt.type_int() }}) as reason_count,
+        -- An episode the health score opened alone still says why (customer_alert_reasons).
+        cast(coalesce(reason_lists.reason_codes, 'health_score_tier') as {{ dbt.type_string() }}) as reason_codes,
+        cast(coalesce(reason_lists.reason_count, 1) as {{ dbt.type_int() }}) as reason_count,
         cast(recipients.account_manager_id as {{ dbt.type_string() }}) as account_manager_id,
         cast(recipients.account_manager_name as {{ dbt.type_string() }}) as account_manager_name,
         cast(recipients.account_manager_email as {{ dbt.type_string() }}) as account_manager_email,
