@@ -24,9 +24,18 @@ def _months(first: date, last: date) -> list[tuple[date, date]]:
 def expected_monthly_kpis(raw: RawSample) -> pd.DataFrame:
     accounts = raw.accounts.set_index("account_id")
     spells = {cid: raw.spells(cid) for cid in accounts.index}
+    # Revenue counted once: subscription invoices, completed orders, and the one-off
+    # invoices (which bill orders) only of customers without any completed order.
     invoices = raw.invoices[raw.invoices["status"] != "void"].copy()
     invoices["day"] = pd.to_datetime(invoices["issued_at"], utc=True).dt.date
     invoices["amount_due"] = invoices["amount_due"].astype(float)
+    orders = raw.orders[raw.orders["status"] == "completed"]
+    with_orders = set(orders["account_id"])
+    one_off = invoices["subscription_id"].isna()
+    revenue = pd.concat([
+        invoices.loc[~one_off | ~invoices["account_id"].isin(with_orders), ["account_id", "day", "amount_due"]],
+        pd.DataFrame({"account_id": orders["account_id"], "day": orders["day"], "amount_due": orders["amount"].astype(float)}),
+    ])
     rows = []
     for start, end in _months(raw.history_start, raw.as_of):
         before = start - timedelta(days=1)
@@ -44,7 +53,7 @@ def expected_monthly_kpis(raw: RawSample) -> pd.DataFrame:
                 "reactivated": sum(start <= s["start"] <= end for s in customer_spells[1:]),
                 "churned_from_start": int(at_start and churned),
                 "started": int(bool(customer_spells) and customer_spells[0]["start"] <= end),
-                "revenue_to_date": invoices.loc[(invoices["account_id"] == cid) & (invoices["day"] <= end), "amount_due"].sum(),
+                "revenue_to_date": revenue.loc[(revenue["account_id"] == cid) & (revenue["day"] <= end), "amount_due"].sum(),
             }
         frame = pd.DataFrame.from_dict(per_customer, orient="index").join(accounts["segment"])
         nps = raw.nps[(raw.nps["day"] >= start) & (raw.nps["day"] <= end)].join(accounts["segment"], on="account_id")

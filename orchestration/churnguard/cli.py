@@ -69,6 +69,22 @@ def _cmd_load(args: argparse.Namespace) -> int:
     return 0
 
 
+def _iso_date(text: str) -> str:
+    """argparse type: a real calendar date written YYYY-MM-DD (2025-13-01 is refused)."""
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a calendar date YYYY-MM-DD") from None
+
+
+def _check_date_range(args: argparse.Namespace) -> str | None:
+    """The problem with --start-date/--end-date, if any (a reversed range builds nothing useful)."""
+    start, end = getattr(args, "start_date", None), getattr(args, "end_date", None)
+    if start and end and start > end:
+        return f"--start-date {start} is after --end-date {end}: give the first day, then the last"
+    return None
+
+
 def _build_vars(args: argparse.Namespace, warehouse: Path | None = None) -> dict:
     dbt_vars = {}
     if warehouse is not None:
@@ -89,6 +105,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
     from churnguard.dbt_cli import DbtError, run_dbt
     from churnguard.defs.locking import WarehouseBusyError
 
+    problem = _check_date_range(args)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     warehouse = Path(args.warehouse) if args.warehouse else settings.warehouse_path()
     command = ["build"]
     if args.full_refresh:
@@ -226,8 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     build = sub.add_parser("build", help="dbt seed + build the warehouse models and tests")
     build.add_argument("--full-refresh", action="store_true")
-    build.add_argument("--start-date", help="first day of customer-day facts to (re)build")
-    build.add_argument("--end-date", help="last day of customer-day facts to build")
+    build.add_argument("--start-date", type=_iso_date, help="first day of customer-day facts to (re)build (YYYY-MM-DD)")
+    build.add_argument("--end-date", type=_iso_date, help="last day of customer-day facts to build (YYYY-MM-DD)")
     build.add_argument("--select", nargs="+", help="dbt selection")
     build.add_argument(
         "--tests", choices=["auto", "full", "window"], default="auto",

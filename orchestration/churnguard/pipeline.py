@@ -152,7 +152,22 @@ def _kpis(con) -> list[str]:
     ).fetchone()
     if row is None:
         return ["  KPIs (marts.kpi_monthly): no complete month yet"]
-    values = [f"{label} {fmt(value)}" for (_, label, fmt), value in zip(shown, row[1:]) if value is not None]
+    provisional = {"customer_churn_rate", "customer_retention_rate"}
+    pending = None
+    if {"is_churn_rate_provisional", "pending_churn_customers"} <= columns:
+        flag, count = con.execute(
+            f"select is_churn_rate_provisional, pending_churn_customers from marts.kpi_monthly "
+            f"where {' and '.join(where)} and period_start_date = ?",
+            [row[0]],
+        ).fetchone()
+        pending = int(count or 0) if flag else None
+    values = []
+    for (column, label, fmt), value in zip(shown, row[1:]):
+        if column in provisional and pending is not None:
+            # Churns still inside their grace gap: the rate so far is not a fact yet.
+            values.append(f"{label} provisional ({pending:,} churns pending)")
+        elif value is not None:
+            values.append(f"{label} {fmt(value)}")
     return [f"  KPIs of the last complete month ({row[0]:%Y-%m}, all segments): " + ", ".join(values)]
 
 

@@ -1,7 +1,15 @@
 {#- The KPI report for one period grain ('month' or 'quarter'): one row per period and
     segment, plus segment = 'all'. Every KPI formula lives here once; kpi_monthly and
     kpi_quarterly call it. Zero denominators give null, never zero. See the doc blocks
-    in models/marts/kpis/_kpis__docs.md for each definition. -#}
+    in models/marts/kpis/_kpis__docs.md for each definition.
+
+    Provisional rows: a row whose inputs can still change says so. The churn and
+    retention rates are provisional while the period is incomplete or a churn of the
+    period is still inside its grace gap (pending_churn_customers); the rates keep the
+    churns recognised so far and their target flags are null. The save rate is null
+    while any warned customer of the period is still inside its save window
+    (pending_save_customers), since only losses can be decided early and a partial rate
+    reads 0%. is_provisional is true when any of them applies. -#}
 {% macro kpi_period_report(grain) %}
 
 {%- set ratio_type = type_double() -%}
@@ -79,6 +87,8 @@ totals as (
         sum(movements.churned_mrr) as churned_mrr,
         sum(movements.mrr_at_end) as mrr_at_end,
         sum(movements.period_revenue) as revenue,
+        sum(coalesce(movements.period_order_revenue, 0)) as order_revenue,
+        sum(coalesce(movements.pending_churn, 0)) as pending_churn_customers,
         sum(movements.has_started) as customers_started_to_date,
         sum(case when movements.has_started = 1 then movements.revenue_to_date else 0 end) as revenue_to_date,
         sum(movements.nps_responses) as nps_responses,
@@ -104,8 +114,13 @@ rates as (
         coalesce(warned_totals.saved_customers, 0) as saved_customers,
         coalesce(warned_totals.lost_customers, 0) as lost_customers,
         coalesce(warned_totals.pending_save_customers, 0) as pending_save_customers,
-        cast(warned_totals.saved_customers as {{ ratio_type }})
-            / nullif(warned_totals.saved_customers + warned_totals.lost_customers, 0) as save_rate,
+        case
+            when coalesce(warned_totals.pending_save_customers, 0) = 0
+                then cast(warned_totals.saved_customers as {{ ratio_type }})
+                    / nullif(warned_totals.saved_customers + warned_totals.lost_customers, 0)
+        end as save_rate,
+        coalesce(warned_totals.pending_save_customers, 0) > 0 as is_save_rate_provisional,
+        not periods.is_complete_period or totals.pending_churn_customers > 0 as is_churn_rate_provisional,
         cast(totals.churned_from_start_customers as {{ ratio_type }})
             / nullif(totals.customers_at_start, 0) as customer_churn_rate,
         cast(totals.customers_at_end - totals.new_customers - totals.reactivated_customers as {{ ratio_type }})
@@ -120,7 +135,7 @@ rates as (
         cast(totals.csat_satisfied as {{ ratio_type }}) / nullif(totals.csat_responses, 0) as csat_satisfied_share,
         cast(totals.revenue_to_date as {{ ratio_type }}) / nullif(totals.customers_started_to_date, 0)
             as historical_clv,
-        cast(totals.mrr_at_end as {{ ratio_type }}) * periods.months_in_period
+        (cast(totals.mrr_at_end as {{ ratio_type }}) * periods.months_in_period + totals.order_revenue)
             / nullif(totals.customers_at_end, 0) as arpa
     from totals
     inner join periods
@@ -134,7 +149,7 @@ with_derived as (
     select
         *,
         1 - power(1 - customer_churn_rate, 12.0 / months_in_period) as customer_churn_rate_annualized,
-        arpa * {{ var('kpi_gross_margin') }} / nullif(customer_churn_rate, 0) as predictive_clv,
+        nullif(arpa, 0) * {{ var('kpi_gross_margin') }} / nullif(customer_churn_rate, 0) as predictive_clv,
         1 - power(1 - {{ var('kpi_target_max_monthly_churn_rate') }}, months_in_period) as churn_rate_target,
         power({{ var('kpi_target_min_monthly_retention_rate') }}, months_in_period) as retention_rate_target,
         historical_clv - lag(historical_clv) over (partition by segment order by period_start_date)
@@ -148,6 +163,10 @@ final as (
         cast(period_start_date as date) as period_start_date,
         cast(period_end_date as date) as period_end_date,
         is_complete_period,
+        is_churn_rate_provisional or is_save_rate_provisional as is_provisional,
+        is_churn_rate_provisional,
+        is_save_rate_provisional,
+        cast(pending_churn_customers as {{ dbt.type_bigint() }}) as pending_churn_customers,
         cast(segment as {{ dbt.type_string() }}) as segment,
         cast(customers_at_start as {{ dbt.type_bigint() }}) as customers_at_start,
         cast(new_customers as {{ dbt.type_bigint() }}) as new_customers,
@@ -158,10 +177,12 @@ final as (
         cast(customer_churn_rate as {{ ratio_type }}) as customer_churn_rate,
         cast(customer_churn_rate_annualized as {{ ratio_type }}) as customer_churn_rate_annualized,
         cast(churn_rate_target as {{ ratio_type }}) as churn_rate_target,
-        customer_churn_rate < churn_rate_target as churn_rate_target_met,
+        case when not is_churn_rate_provisional then customer_churn_rate < churn_rate_target end
+            as churn_rate_target_met,
         cast(customer_retention_rate as {{ ratio_type }}) as customer_retention_rate,
         cast(retention_rate_target as {{ ratio_type }}) as retention_rate_target,
-        customer_retention_rate > retention_rate_target as retention_rate_target_met,
+        case when not is_churn_rate_provisional then customer_retention_rate > retention_rate_target end
+            as retention_rate_target_met,
         cast(end_to_start_customer_ratio as {{ ratio_type }}) as end_to_start_customer_ratio,
         cast(warned_customers as {{ dbt.type_bigint() }}) as warned_customers,
         cast(saved_customers as {{ dbt.type_bigint() }}) as saved_customers,
@@ -180,6 +201,7 @@ final as (
         cast(gross_revenue_retention as {{ ratio_type }}) as gross_revenue_retention,
         cast(net_revenue_retention as {{ ratio_type }}) as net_revenue_retention,
         cast(revenue as {{ ratio_type }}) as revenue,
+        cast(order_revenue as {{ ratio_type }}) as order_revenue,
         cast(nps_responses as {{ dbt.type_bigint() }}) as nps_responses,
         cast(nps_promoters as {{ dbt.type_bigint() }}) as nps_promoters,
         cast(nps_passives as {{ dbt.type_bigint() }}) as nps_passives,

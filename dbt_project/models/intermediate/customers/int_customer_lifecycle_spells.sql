@@ -119,8 +119,12 @@ coverage as (
     select * from anchor_coverage
 ),
 
+-- Distinct intervals: the windows below order by (start, end), and two identical
+-- intervals (an order customer's first order on its creation day gives the anchor
+-- interval twice) would be a tie that the two windows may order differently, splitting
+-- one spell in two. Without duplicates the order is total.
 coverage_known as (
-    select
+    select distinct
         coverage.customer_id,
         coverage.churn_definition,
         coverage.cover_start_date,

@@ -4,6 +4,16 @@
     survey answers. The KPI marts add these rows up by segment; the per-customer
     identity at_start + new + reactivated - churned = at_end holds on every row.
 
+    Revenue is what the customer was billed or bought, counted once: subscription
+    invoices (void excluded) plus, for customers with completed orders, their completed
+    orders; customers without any order count their one-off invoices instead (one-off
+    invoices bill orders, so counting both would count an order twice). An order-based
+    business therefore has revenue, ARPA and a lifetime value even without invoices.
+
+    pending_churn is 1 while a churn that belongs to the period can still be reversed:
+    the customer's coverage ended by the period's end but its grace gap has not elapsed
+    on the as-of date. The KPI marts mark such periods provisional.
+
     A table, not a view: two KPI marts and 30-odd tests read it, and a view would be
     recomputed by each of them (see docs/BENCHMARKS.md). -#}
 
@@ -28,6 +38,48 @@ subscriptions as (
 invoices as (
     select * from {{ ref('stg_billing__invoices') }}
     where invoice_status != 'void'
+),
+
+orders as (
+    select * from {{ ref('stg_billing__orders') }}
+    where order_status = 'completed'
+),
+
+customers_with_orders as (
+    select distinct customer_id from orders
+),
+
+-- Revenue events, each counted once (see the header).
+revenue_events as (
+    select
+        invoices.customer_id,
+        invoices.issued_date as revenue_date,
+        invoices.amount_due as amount,
+        0 as is_order_revenue
+    from invoices
+    where invoices.subscription_id is not null
+
+    union all
+
+    select
+        invoices.customer_id,
+        invoices.issued_date as revenue_date,
+        invoices.amount_due as amount,
+        1 as is_order_revenue
+    from invoices
+    left join customers_with_orders
+        on invoices.customer_id = customers_with_orders.customer_id
+    where invoices.subscription_id is null
+        and customers_with_orders.customer_id is null
+
+    union all
+
+    select
+        orders.customer_id,
+        orders.ordered_date as revenue_date,
+        orders.amount,
+        1 as is_order_revenue
+    from orders
 ),
 
 nps as (
@@ -79,7 +131,11 @@ lifecycle as (
                 then 1 else 0
         end) as is_active_at_end,
         max(case when spells.spell_start_date <= customer_periods.period_end_date then 1 else 0 end)
-            as has_started
+            as has_started,
+        max(case
+            when spells.is_churn_pending and spells.spell_end_date <= customer_periods.period_end_date
+                then 1 else 0
+        end) as pending_churn
     from customer_periods
     inner join spells
         on customer_periods.customer_id = spells.customer_id
@@ -112,15 +168,20 @@ revenue as (
         customer_periods.period_id,
         customer_periods.customer_id,
         sum(case
-            when invoices.issued_date between customer_periods.period_start_date and customer_periods.period_end_date
-                then invoices.amount_due else 0
+            when revenue_events.revenue_date between customer_periods.period_start_date and customer_periods.period_end_date
+                then revenue_events.amount else 0
         end) as period_revenue,
         sum(case
-            when invoices.issued_date <= customer_periods.period_end_date then invoices.amount_due else 0
+            when revenue_events.is_order_revenue = 1
+                and revenue_events.revenue_date between customer_periods.period_start_date and customer_periods.period_end_date
+                then revenue_events.amount else 0
+        end) as period_order_revenue,
+        sum(case
+            when revenue_events.revenue_date <= customer_periods.period_end_date then revenue_events.amount else 0
         end) as revenue_to_date
     from customer_periods
-    inner join invoices
-        on customer_periods.customer_id = invoices.customer_id
+    inner join revenue_events
+        on customer_periods.customer_id = revenue_events.customer_id
     group by customer_periods.period_id, customer_periods.customer_id
 ),
 
@@ -161,10 +222,12 @@ joined as (
         coalesce(lifecycle.churns, 0) as churns,
         coalesce(lifecycle.is_active_at_end, 0) as is_active_at_end,
         coalesce(lifecycle.has_started, 0) as has_started,
+        coalesce(lifecycle.pending_churn, 0) as pending_churn,
         coalesce(mrr.mrr_at_start, 0) as mrr_at_start,
         coalesce(mrr.mrr_at_end, 0) as mrr_at_end,
         mrr.first_subscription_date,
         coalesce(revenue.period_revenue, 0) as period_revenue,
+        coalesce(revenue.period_order_revenue, 0) as period_order_revenue,
         coalesce(revenue.revenue_to_date, 0) as revenue_to_date,
         coalesce(nps_counts.nps_responses, 0) as nps_responses,
         coalesce(nps_counts.nps_promoters, 0) as nps_promoters,
@@ -205,6 +268,7 @@ final as (
         case when is_active_at_start = 1 and churns > 0 then 1 else 0 end as churned_from_start,
         is_active_at_end,
         has_started,
+        pending_churn,
         mrr_at_start,
         mrr_at_end,
         case
@@ -221,6 +285,7 @@ final as (
             as contraction_mrr,
         case when mrr_at_start > 0 and mrr_at_end = 0 then mrr_at_start else 0 end as churned_mrr,
         period_revenue,
+        period_order_revenue,
         revenue_to_date,
         nps_responses,
         nps_promoters,

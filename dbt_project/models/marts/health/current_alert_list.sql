@@ -6,7 +6,10 @@
     3. highest retention ROI;
     4. lowest current health score;
     5. alert_id, so that the order is total and stable.
-    Each row carries the customer's health on the as-of date and the owner to notify. -#}
+    Each row carries the customer's health on the as-of date, the owner and the people to
+    notify (notify_user_ids: red to the CSM and the sales lead, yellow to the account
+    manager). A response is overdue when its deadline has passed and no intervention
+    answers the episode, with the linking rule the KPIs use (customer_alerts). -#}
 
 with open_alerts as (
     select * from {{ ref('customer_alerts') }}
@@ -44,6 +47,10 @@ final as (
         cast(open_alerts.account_manager_email as {{ dbt.type_string() }}) as account_manager_email,
         cast(open_alerts.csm_user_id as {{ dbt.type_string() }}) as csm_user_id,
         cast(open_alerts.csm_name as {{ dbt.type_string() }}) as csm_name,
+        cast(open_alerts.sales_lead_user_id as {{ dbt.type_string() }}) as sales_lead_user_id,
+        cast(open_alerts.sales_lead_name as {{ dbt.type_string() }}) as sales_lead_name,
+        cast(open_alerts.sales_lead_email as {{ dbt.type_string() }}) as sales_lead_email,
+        cast(open_alerts.notify_user_ids as {{ dbt.type_string() }}) as notify_user_ids,
         cast(open_alerts.opened_date as date) as opened_date,
         cast(open_alerts.days_open as {{ dbt.type_int() }}) as days_open,
         cast(open_alerts.alert_tier as {{ dbt.type_string() }}) as alert_tier,

@@ -11,7 +11,14 @@
     so deliveries downstream (reverse-ETL, CRM tasks) are idempotent. Each episode
     carries its tier (red if it ever turned red), the rules that fired, the owner, the
     value tier when it opened, the value x risk cell with its playbook, the response
-    deadline of its SLA and the retention ROI of acting. -#}
+    deadline of its SLA, the people to notify and the retention ROI of acting.
+
+    The value of an episode is the customer's last active revenue: the latest positive
+    annual revenue of its spell on or before the opening day. An episode that opens in
+    a subscription's grace gap (no subscription in force, churn not yet recognised) or
+    after an order customer's last order left the 90-day window is valued at what the
+    customer paid while active, not at 0. Interventions are linked with the same rule
+    as the KPIs (macros/kpis/link_interventions.sql). -#}
 
 with health_scores as (
     select * from {{ ref('health_scores') }}
@@ -37,8 +44,12 @@ playbooks as (
     select * from {{ ref('int_playbook_outcomes') }}
 ),
 
-alert_interventions as (
-    select * from {{ ref('int_alert_interventions') }}
+interventions as (
+    select * from {{ ref('int_retention_interventions') }}
+),
+
+recipients as (
+    select * from {{ ref('int_alert_recipients') }}
 ),
 
 value_risk_matrix as (
@@ -51,6 +62,7 @@ params as (
         cast({{ health_param('alert_min_yellow_days') }} as {{ dbt.type_int() }}) as min_yellow_days,
         {{ health_param('clv_horizon_months') }} as clv_horizon_months,
         {{ health_param('clv_gross_margin') }} as clv_gross_margin,
+        {{ health_param('high_value_annual_revenue') }} as high_value_annual_revenue,
         {{ tier_bound('red', 'response_hours') }} as red_response_hours,
         {{ tier_bound('yellow', 'response_hours') }} as yellow_response_hours
 ),
@@ -190,7 +202,7 @@ episodes as (
         opening_day.alert_tier as opening_tier,
         opening_day.health_score as opening_health_score,
         opening_day.pulled_down_most_by as opening_pulled_down_most_by,
-        opening_day.annual_revenue as annual_revenue_at_open,
+        opening_day.annual_revenue as opening_annual_revenue,
         opening_day.value_tier,
         last_day.alert_tier as last_alert_tier,
         last_day.health_score as last_health_score,
@@ -205,6 +217,33 @@ episodes as (
     left join spells
         on episode_spans.customer_id = spells.customer_id
         and episode_spans.lifecycle_spell_number = spells.spell_number
+),
+
+-- The last active revenue: the latest day of the spell, up to the opening day, with a
+-- positive annual revenue.
+last_revenue_days as (
+    select
+        episodes.alert_id,
+        max(health_scores.date_day) as last_revenue_date
+    from episodes
+    inner join health_scores
+        on episodes.customer_id = health_scores.customer_id
+        and episodes.lifecycle_spell_number = health_scores.lifecycle_spell_number
+        and health_scores.date_day <= episodes.opened_date
+        and health_scores.annual_revenue > 0
+    group by episodes.alert_id
+),
+
+valued as (
+    select
+        episodes.*,
+        coalesce(last_revenue_day.annual_revenue, 0) as active_annual_revenue
+    from episodes
+    left join last_revenue_days
+        on episodes.alert_id = last_revenue_days.alert_id
+    left join health_scores as last_revenue_day
+        on episodes.customer_id = last_revenue_day.customer_id
+        and last_revenue_days.last_revenue_date = last_revenue_day.date_day
 ),
 
 reason_rollup as (
@@ -222,40 +261,58 @@ reason_lists as (
 
 closed as (
     select
-        episodes.*,
+        valued.*,
         case
-            when episodes.churn_recognized_date is not null
-                and episodes.churn_recognized_date <= {{ add_days('episodes.last_alert_date', 'params.close_after_days') }}
-                then episodes.churn_recognized_date
-            when {{ add_days('episodes.last_alert_date', 'params.close_after_days') }} <= bounds.as_of_date
-                then {{ add_days('episodes.last_alert_date', 'params.close_after_days') }}
+            when valued.active_annual_revenue >= params.high_value_annual_revenue then 'high'
+            else 'low'
+        end as active_value_tier,
+        case
+            when valued.churn_recognized_date is not null
+                and valued.churn_recognized_date <= {{ add_days('valued.last_alert_date', 'params.close_after_days') }}
+                then valued.churn_recognized_date
+            when {{ add_days('valued.last_alert_date', 'params.close_after_days') }} <= bounds.as_of_date
+                then {{ add_days('valued.last_alert_date', 'params.close_after_days') }}
         end as closed_date,
         case
-            when episodes.churn_recognized_date is not null
-                and episodes.churn_recognized_date <= {{ add_days('episodes.last_alert_date', 'params.close_after_days') }}
+            when valued.churn_recognized_date is not null
+                and valued.churn_recognized_date <= {{ add_days('valued.last_alert_date', 'params.close_after_days') }}
                 then 'churned'
-            when {{ add_days('episodes.last_alert_date', 'params.close_after_days') }} <= bounds.as_of_date
+            when {{ add_days('valued.last_alert_date', 'params.close_after_days') }} <= bounds.as_of_date
                 then 'back_to_green'
         end as close_reason,
-        case when episodes.first_red_date is not null then 'red' else 'yellow' end as alert_tier,
-        case when episodes.first_red_date is not null then 'high' else 'low' end as risk_level,
+        case when valued.first_red_date is not null then 'red' else 'yellow' end as alert_tier,
+        case when valued.first_red_date is not null then 'high' else 'low' end as risk_level,
         case
-            when episodes.opening_tier = 'red'
-                then {{ add_days('episodes.opened_date', 'cast(ceil(params.red_response_hours / 24.0) as ' ~ dbt.type_int() ~ ')') }}
-            when episodes.first_red_date is not null
-                and {{ add_days('episodes.first_red_date', 'cast(ceil(params.red_response_hours / 24.0) as ' ~ dbt.type_int() ~ ')') }}
-                    < {{ add_days('episodes.opened_date', 'cast(ceil(params.yellow_response_hours / 24.0) as ' ~ dbt.type_int() ~ ')') }}
-                then {{ add_days('episodes.first_red_date', 'cast(ceil(params.red_response_hours / 24.0) as ' ~ dbt.type_int() ~ ')') }}
-            else {{ add_days('episodes.opened_date', 'cast(ceil(params.yellow_response_hours / 24.0) as ' ~ dbt.type_int() ~ ')') }}
+            when valued.opening_tier = 'red'
+                then {{ add_days('valued.opened_date', 'cast(ceil(params.red_response_hours / 24.0) as ' ~ dbt.type_int() ~ ')') }}
+            when valued.first_red_date is not null
+                and {{ add_days('valued.first_red_date', 'cast(ceil(params.red_response_hours / 24.0) as ' ~ dbt.type_int() ~ ')') }}
+                    < {{ add_days('valued.opened_date', 'cast(ceil(params.yellow_response_hours / 24.0) as ' ~ dbt.type_int() ~ ')') }}
+                then {{ add_days('valued.first_red_date', 'cast(ceil(params.red_response_hours / 24.0) as ' ~ dbt.type_int() ~ ')') }}
+            else {{ add_days('valued.opened_date', 'cast(ceil(params.yellow_response_hours / 24.0) as ' ~ dbt.type_int() ~ ')') }}
         end as response_due_date,
         case
-            when episodes.first_red_date is not null then params.red_response_hours
+            when valued.first_red_date is not null then params.red_response_hours
             else params.yellow_response_hours
         end as response_hours,
         bounds.as_of_date
-    from episodes
+    from valued
     cross join params
     cross join bounds
+),
+
+linked_interventions as (
+    {{ link_interventions('closed', 'interventions') }}
+),
+
+intervention_rollup as (
+    select
+        alert_id,
+        count(*) as intervention_count,
+        min(first_contact_at) as first_contact_at,
+        max(case when recency_rank = 1 then outcome end) as latest_outcome
+    from linked_interventions
+    group by alert_id
 ),
 
 final as (
@@ -283,34 +340,54 @@ final as (
         cast(closed.lowest_health_score as {{ dbt.type_int() }}) as lowest_health_score,
         cast(closed.last_health_score as {{ dbt.type_int() }}) as last_health_score,
         cast(closed.opening_pulled_down_most_by as {{ dbt.type_string() }}) as opening_pulled_down_most_by,
-        cast(reason_lists.reason_codes as {{ dbt.type_string() }}) as reason_codes,
-        cast(coalesce(reason_lists.reason_count, 0) as {{ dbt.type_int() }}) as reason_count,
-        cast(customers.account_manager_id as {{ dbt.type_string() }}) as account_manager_id,
-        cast(customers.account_manager_name as {{ dbt.type_string() }}) as account_manager_name,
-        cast(customers.account_manager_email as {{ dbt.type_string() }}) as account_manager_email,
-        cast(customers.csm_user_id as {{ dbt.type_string() }}) as csm_user_id,
-        cast(customers.csm_name as {{ dbt.type_string() }}) as csm_name,
-        cast(closed.annual_revenue_at_open as {{ dbt.type_numeric() }}) as annual_revenue_at_open,
-        cast(closed.value_tier as {{ dbt.type_string() }}) as value_tier,
+        -- An episode the health score opened alone still says why (customer_alert_reasons).
+        cast(coalesce(reason_lists.reason_codes, 'health_score_tier') as {{ dbt.type_string() }}) as reason_codes,
+        cast(coalesce(reason_lists.reason_count, 1) as {{ dbt.type_int() }}) as reason_count,
+        cast(recipients.account_manager_id as {{ dbt.type_string() }}) as account_manager_id,
+        cast(recipients.account_manager_name as {{ dbt.type_string() }}) as account_manager_name,
+        cast(recipients.account_manager_email as {{ dbt.type_string() }}) as account_manager_email,
+        cast(recipients.csm_user_id as {{ dbt.type_string() }}) as csm_user_id,
+        cast(recipients.csm_name as {{ dbt.type_string() }}) as csm_name,
+        cast(recipients.sales_lead_user_id as {{ dbt.type_string() }}) as sales_lead_user_id,
+        cast(recipients.sales_lead_name as {{ dbt.type_string() }}) as sales_lead_name,
+        cast(recipients.sales_lead_email as {{ dbt.type_string() }}) as sales_lead_email,
+        cast(case
+            when closed.alert_tier = 'red' then
+                case
+                    when coalesce(recipients.csm_user_id, recipients.account_manager_id) is null
+                        then recipients.sales_lead_user_id
+                    when recipients.sales_lead_user_id is null
+                        or recipients.sales_lead_user_id = coalesce(recipients.csm_user_id, recipients.account_manager_id)
+                        then coalesce(recipients.csm_user_id, recipients.account_manager_id)
+                    else {{ dbt.concat([
+                        "coalesce(recipients.csm_user_id, recipients.account_manager_id)", "'|'",
+                        "recipients.sales_lead_user_id"]) }}
+                end
+            else recipients.account_manager_id
+        end as {{ dbt.type_string() }}) as notify_user_ids,
+        cast(closed.opening_annual_revenue as {{ dbt.type_numeric() }}) as opening_annual_revenue,
+        cast(closed.active_annual_revenue as {{ dbt.type_numeric() }}) as annual_revenue_at_open,
+        cast(closed.active_value_tier as {{ dbt.type_string() }}) as value_tier,
         cast(closed.risk_level as {{ dbt.type_string() }}) as risk_level,
         cast(value_risk_matrix.value_risk_cell as {{ dbt.type_string() }}) as value_risk_cell,
         cast(value_risk_matrix.priority as {{ dbt.type_int() }}) as cell_priority,
         cast(value_risk_matrix.recommended_playbook as {{ dbt.type_string() }}) as recommended_playbook,
         cast(value_risk_matrix.action as {{ dbt.type_string() }}) as recommended_action,
-        cast({{ rounded('closed.annual_revenue_at_open / 12.0 * params.clv_horizon_months * params.clv_gross_margin', 2) }}
+        cast({{ rounded('closed.active_annual_revenue / 12.0 * params.clv_horizon_months * params.clv_gross_margin', 2) }}
             as {{ dbt.type_numeric() }}) as customer_lifetime_value,
         cast(playbooks.save_success_rate as {{ dbt.type_numeric() }}) as save_success_rate,
         cast(playbooks.retention_cost as {{ dbt.type_numeric() }}) as retention_cost,
         cast({{ rounded(
-            'closed.annual_revenue_at_open / 12.0 * params.clv_horizon_months * params.clv_gross_margin'
+            'closed.active_annual_revenue / 12.0 * params.clv_horizon_months * params.clv_gross_margin'
             ~ ' * playbooks.save_success_rate - playbooks.retention_cost', 2) }} as {{ dbt.type_numeric() }}) as retention_roi,
         cast(
-            closed.annual_revenue_at_open / 12.0 * params.clv_horizon_months * params.clv_gross_margin
+            closed.active_annual_revenue / 12.0 * params.clv_horizon_months * params.clv_gross_margin
                 * playbooks.save_success_rate - playbooks.retention_cost > 0
             as {{ dbt.type_boolean() }}
         ) as is_roi_positive,
-        cast(coalesce(alert_interventions.intervention_count, 0) as {{ dbt.type_int() }}) as intervention_count,
-        cast(alert_interventions.latest_outcome as {{ dbt.type_string() }}) as latest_intervention_outcome,
+        cast(coalesce(intervention_rollup.intervention_count, 0) as {{ dbt.type_int() }}) as intervention_count,
+        cast(intervention_rollup.first_contact_at as {{ dbt.type_timestamp() }}) as first_contact_at,
+        cast(intervention_rollup.latest_outcome as {{ dbt.type_string() }}) as latest_intervention_outcome,
         cast(closed.as_of_date as date) as as_of_date
     from closed
     cross join params
@@ -318,13 +395,15 @@ final as (
         on closed.alert_id = reason_lists.alert_id
     left join customers
         on closed.customer_id = customers.customer_id
+    left join recipients
+        on closed.customer_id = recipients.customer_id
     left join value_risk_matrix
-        on closed.value_tier = value_risk_matrix.value_tier
+        on closed.active_value_tier = value_risk_matrix.value_tier
         and closed.risk_level = value_risk_matrix.risk_level
     left join playbooks
         on value_risk_matrix.recommended_playbook = playbooks.playbook
-    left join alert_interventions
-        on closed.alert_id = alert_interventions.alert_id
+    left join intervention_rollup
+        on closed.alert_id = intervention_rollup.alert_id
 )
 
 select * from final

@@ -7,9 +7,12 @@
       high value from high_value_annual_revenue (100,000 by default).
     - RFM: recency = days since the latest purchase (completed order or subscription
       invoice), frequency = purchases in the trailing 365 days, monetary = their amount;
-      each scored 1-5 by quintile among customers with purchases (5 = most recent /
-      most frequent / largest), ties broken by customer id. Customers without any
-      purchase (free or usage-based accounts) have no RFM scores.
+      each scored 1-5 by quintile of the cumulative distribution, ceil(5 x cume_dist),
+      among customers with purchases (5 = most recent / most frequent / largest). Equal
+      values get equal scores (cume_dist counts every tied row); frequency and monetary
+      are 1 for customers with no purchase in 365 days, and the quintiles of the others
+      are taken among the customers who did buy. Customers without any purchase ever
+      (free or usage-based accounts) have no RFM scores.
     - Risk level = high when the current health tier is red, low otherwise. -#}
 
 with customers as (
@@ -53,9 +56,23 @@ rfm as (
         days_since_last_purchase,
         purchases_365d,
         purchase_amount_365d,
-        ntile(5) over (order by days_since_last_purchase desc, customer_id) as recency_score,
-        ntile(5) over (order by purchases_365d, customer_id) as frequency_score,
-        ntile(5) over (order by purchase_amount_365d, customer_id) as monetary_score
+        -- 1e-9: 5 x cume_dist of 3/5 is 3.0000000000000004 in floating point, not 4.
+        cast(ceil(5 * cume_dist() over (order by days_since_last_purchase desc) - 1e-9) as {{ dbt.type_int() }})
+            as recency_score,
+        case
+            when purchases_365d = 0 then 1
+            else cast(ceil(5 * cume_dist() over (
+                partition by case when purchases_365d > 0 then 1 else 0 end
+                order by purchases_365d
+            ) - 1e-9) as {{ dbt.type_int() }})
+        end as frequency_score,
+        case
+            when purchase_amount_365d <= 0 then 1
+            else cast(ceil(5 * cume_dist() over (
+                partition by case when purchase_amount_365d > 0 then 1 else 0 end
+                order by purchase_amount_365d
+            ) - 1e-9) as {{ dbt.type_int() }})
+        end as monetary_score
     from purchases
 ),
 

@@ -1,10 +1,23 @@
 {#- One row per alert episode (customer_alerts) with what happened next: the
-    intervention that answered it (linked by alert_id, else the customer's first
-    intervention opened while the episode was open), whether the response SLA and the
-    interview / solution milestones of SPEC section 8 were met, and the save outcome:
-    churned if the customer churned within kpi_save_window_days (90) after the episode
-    opened, pending while that window has not elapsed (or a churn is still inside its
-    grace gap), saved otherwise. -#}
+    intervention that answered it (the rule of macros/kpis/link_interventions.sql, the
+    same as the alert list's: linked by alert_id, else the customer's first intervention
+    opened while the episode was open), whether the response SLA and the interview /
+    solution milestones were met, and the save outcome.
+
+    The response deadline is the alert's own (customer_alerts.response_due_date: red 1
+    day, yellow 7 days, an escalated episode the earlier of first red day + 1 and opened
+    + 7), met by a first contact before the end of that day.
+
+    Save window: the customer's churn must be observable inside it. A churn date is the
+    day coverage ended (the day after the last subscription, or the day the inactivity /
+    no-order threshold was reached), so the window lasts kpi_save_window_days after the
+    opening plus the time the customer's churn definition takes to declare a churn:
+    0 for subscription customers (a pending grace gap keeps the outcome pending),
+    churn_inactivity_days for activity and churn_no_order_days for order customers. An
+    order customer warned 66 days into its inactivity churns 180 days after its last
+    order, after a bare 90-day window would have called it saved. The episode is churned
+    when its spell's churn date falls in the window, pending while the window has not
+    elapsed (or a churn is in its grace gap), saved otherwise. -#}
 
 with alerts as (
     select * from {{ ref('customer_alerts') }}
@@ -22,41 +35,34 @@ bounds as (
     select * from {{ ref('util_date_bounds') }}
 ),
 
-episode_windows as (
+episode_spells as (
     select
         alerts.*,
-        {{ add_days('alerts.opened_date', var('kpi_save_window_days')) }} as save_window_end_date,
-        -- The nightly run that raises the alert finishes after the opening day's data.
-        cast({{ add_days('alerts.opened_date', 1) }} as {{ dbt.type_timestamp() }}) as alert_raised_at
+        case
+            when spells.churn_definition = 'activity' then {{ var('churn_inactivity_days') }}
+            when spells.churn_definition = 'order' then {{ var('churn_no_order_days') }}
+            else 0
+        end as churn_detection_days
     from alerts
+    left join spells
+        on alerts.customer_id = spells.customer_id
+        and alerts.lifecycle_spell_number = spells.spell_number
+),
+
+episode_windows as (
+    select
+        episode_spells.*,
+        {{ add_days('episode_spells.opened_date', var('kpi_save_window_days') ~ ' + episode_spells.churn_detection_days') }}
+            as save_window_end_date,
+        -- The nightly run that raises the alert finishes after the opening day's data.
+        cast({{ add_days('episode_spells.opened_date', 1) }} as {{ dbt.type_timestamp() }}) as alert_raised_at,
+        -- The alert's own deadline: the end of its response_due_date.
+        cast({{ add_days('episode_spells.response_due_date', 1) }} as {{ dbt.type_timestamp() }}) as response_due_at
+    from episode_spells
 ),
 
 linked_interventions as (
-    select
-        episode_windows.alert_id,
-        interventions.intervention_id,
-        interventions.playbook,
-        interventions.cost,
-        interventions.first_contact_at,
-        interventions.interview_at,
-        interventions.solution_at,
-        interventions.outcome as recorded_outcome,
-        row_number() over (
-            partition by episode_windows.alert_id
-            order by
-                case when interventions.alert_id = episode_windows.alert_id then 0 else 1 end,
-                interventions.opened_at,
-                interventions.intervention_id
-        ) as link_rank
-    from episode_windows
-    inner join interventions
-        on interventions.alert_id = episode_windows.alert_id
-        or (
-            interventions.alert_id is null
-            and interventions.customer_id = episode_windows.customer_id
-            and interventions.opened_date >= episode_windows.opened_date
-            and interventions.opened_date <= coalesce(episode_windows.closed_date, episode_windows.as_of_date)
-        )
+    {{ link_interventions('episode_windows', 'interventions') }}
 ),
 
 churns_in_window as (
@@ -85,21 +91,18 @@ final as (
         episode_windows.recommended_playbook,
         episode_windows.alert_raised_at,
         episode_windows.response_hours,
-        {{ timestamp_add('hour', 'episode_windows.response_hours', 'episode_windows.alert_raised_at') }}
-            as response_due_at,
+        episode_windows.response_due_at,
         linked_interventions.intervention_id,
         coalesce(linked_interventions.playbook, 'no_intervention') as applied_playbook,
         linked_interventions.cost as intervention_cost,
-        linked_interventions.recorded_outcome,
+        linked_interventions.outcome as recorded_outcome,
         linked_interventions.first_contact_at,
         linked_interventions.interview_at,
         linked_interventions.solution_at,
         case
             when linked_interventions.first_contact_at is not null
-                then linked_interventions.first_contact_at
-                    <= {{ timestamp_add('hour', 'episode_windows.response_hours', 'episode_windows.alert_raised_at') }}
-            when {{ timestamp_add('hour', 'episode_windows.response_hours', 'episode_windows.alert_raised_at') }}
-                < cast({{ add_days('bounds.as_of_date', 1) }} as {{ dbt.type_timestamp() }})
+                then linked_interventions.first_contact_at < episode_windows.response_due_at
+            when episode_windows.response_due_at < cast({{ add_days('bounds.as_of_date', 1) }} as {{ dbt.type_timestamp() }})
                 then false
         end as is_contacted_within_sla,
         case
