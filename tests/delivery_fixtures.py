@@ -283,7 +283,9 @@ def _handler(receiver: Receiver, server: WebhookServer) -> type[BaseHTTPRequestH
             key = self.headers.get("Idempotency-Key", "")
             records = body.get("records", [])
             with receiver.lock:
-                receiver.requests.append({"key": key, "body": body, "time": time.monotonic()})
+                receiver.requests.append(
+                    {"key": key, "body": body, "time": time.monotonic(), "method": "POST", "headers": dict(self.headers)}
+                )
                 count = len(receiver.requests)
                 dying = receiver.die_after is not None and count == receiver.die_after + 1
                 if dying:
@@ -309,5 +311,13 @@ def _handler(receiver: Receiver, server: WebhookServer) -> type[BaseHTTPRequestH
                     receiver.accepted[key] = records
                     duplicate = False
             self._reply(200, body={"ok": True, "duplicate": duplicate})
+
+        def do_GET(self) -> None:  # noqa: N802  (where a followed redirect would arrive)
+            with receiver.lock:
+                receiver.requests.append(
+                    {"key": self.headers.get("Idempotency-Key", ""), "body": None, "time": time.monotonic(),
+                     "method": "GET", "headers": dict(self.headers)}
+                )
+            self._reply(200, body={"ok": True})
 
     return Handler

@@ -17,8 +17,9 @@ One sync run:
 3. Per destination, diffs against ``delivery.sync_state``: alerts never sent are ``open``,
    alerts whose payload changed are ``update``, alerts the destination has open that left
    the list are ``close`` (with ``closed_date`` from ``marts.customer_alerts``). Unchanged
-   alerts are not sent. A dead-lettered alert is parked until its content changes or the
-   dead letters are replayed.
+   alerts are not sent. A dead-lettered alert is sent again by every sync (same content:
+   same idempotency key) until the destination accepts it or it leaves the list; the summary
+   and ``delivery.sync_runs.parked`` say how many are still parked.
 4. Delivers through the destination's adapter; the state of each record is written as soon
    as the destination confirmed it, so a crash or an unreachable destination leaves only
    the unconfirmed records pending for the next run. Idempotency keys make re-sending safe.
@@ -73,6 +74,8 @@ class DestinationReport:
     dead_lettered: int = 0
     unchanged: int = 0
     replayed: int = 0
+    parked: int = 0
+    """Records of this destination in the dead letters after the run (retried by the next sync)."""
     seconds: float = 0.0
     error: str | None = None
     planned: list[Change] = field(default_factory=list)
@@ -83,6 +86,8 @@ class DestinationReport:
             text += f", {self.failed} failed ({self.dead_lettered} to dead letters)"
         if self.replayed:
             text += f", {self.replayed} replayed"
+        if self.parked:
+            text += f", {self.parked} parked in dead letters (retried by the next sync)"
         return text
 
 
@@ -217,10 +222,11 @@ def plan_changes(
         digest = payload_hash(payload)
         if row is None or row.status == "closed":
             changes.append(change(alert_id, "open", payload))
+        elif row.status == "dead_letter":
+            # Retried on every sync; same content -> same action and idempotency key as before.
+            changes.append(change(alert_id, "open" if row.last_action == "open" else "update", payload))
         elif row.payload_hash == digest:
             unchanged += 1
-        elif row.status == "dead_letter":
-            changes.append(change(alert_id, "open" if row.last_action == "open" else "update", payload))
         else:
             changes.append(change(alert_id, "update", payload))
     for alert_id, row in known.items():
@@ -300,6 +306,7 @@ def _audit(con, run_id: str, report: DestinationReport, started: datetime, dry_r
             "failed": report.failed,
             "dead_lettered": report.dead_lettered,
             "unchanged": report.unchanged,
+            "parked": report.parked,
             "error": report.error,
             "override_reason": override,
         },
@@ -429,8 +436,29 @@ def _sync_destination(
     if report.status == "failed":
         report.failed += sum(1 for c in changes if c.idempotency_key not in sink.confirmed)
         log(f"{destination.name}: {report.error}")
+    _settle_dead_letters(con, dead_dir, destination.name, report)
     report.seconds = time.perf_counter() - started
     _audit(con, run_id, report, started_at, False, override)
+
+
+def _settle_dead_letters(con, dead_dir: Path, name: str, report: DestinationReport) -> None:
+    """Keep in the dead-letter file only what is still parked; count it in ``report.parked``.
+
+    A record is parked while ``delivery.sync_state`` says ``dead_letter`` with its hash; one
+    delivered since, superseded by newer content or closed is removed from the file.
+    """
+    known = state.load_state(con, name)
+    records = deadletter.read(dead_dir, name)
+    live = [
+        r
+        for r in records
+        if (row := known.get(r["alert_id"])) is not None and row.status == "dead_letter" and row.payload_hash == r["payload_hash"]
+    ]
+    if len(live) != len(records):
+        deadletter.rewrite(dead_dir, name, live)
+    report.parked = sum(1 for row in known.values() if row.status == "dead_letter")
+    if report.parked and report.status == "success":
+        report.status = "partial"
 
 
 def _replay(warehouse, config, selected, report, log, sleep) -> SyncReport:
@@ -474,6 +502,7 @@ def _replay(warehouse, config, selected, report, log, sleep) -> SyncReport:
                 deadletter.rewrite(dead_dir, destination.name, [*pending, *existing])
                 d.failed += len(pending)
             d.replayed = d.sent + d.updated + d.closed
+            _settle_dead_letters(con, dead_dir, destination.name, d)
             d.seconds = time.perf_counter() - started
             _audit(con, report.run_id, d, started_at, False, None)
     finally:

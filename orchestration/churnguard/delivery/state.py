@@ -5,7 +5,8 @@
   sync is computed against it. A row is written right after the destination confirmed it
   (per webhook batch, per PostgreSQL transaction, per file write).
 - ``delivery.sync_runs``: one audit row per sync run and destination (run id, destination,
-  counts sent/updated/closed/failed, duration, error, dry run, volume override reason).
+  counts sent/updated/closed/failed, records still parked in dead letters, duration, error,
+  dry run, volume override reason).
 - ``delivery.alert_list_history``: one row per gate evaluation of the alert list (size,
   active customers, gate passed, delivered): the volume checks compare with the last
   delivered list.
@@ -57,6 +58,7 @@ DDL = [
         failed integer not null default 0,
         dead_lettered integer not null default 0,
         unchanged integer not null default 0,
+        parked integer not null default 0,
         error varchar,
         override_reason varchar
     )
@@ -94,8 +96,14 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+MIGRATIONS = [
+    # warehouses created before the column existed
+    "alter table delivery.sync_runs add column if not exists parked integer default 0",
+]
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    for statement in DDL:
+    for statement in (*DDL, *MIGRATIONS):
         con.execute(statement)
 
 

@@ -1,0 +1,132 @@
+"""Delivery guarantees under hostile receivers: redirects are never followed, refused
+credentials and dead letters never lose records, long Retry-After waits are capped, and
+nothing secret reaches the output or the audit tables."""
+
+from __future__ import annotations
+
+import pytest
+from delivery_fixtures import Receiver, WebhookServer, alert_row, default_alerts, query, write_marts
+
+from churnguard.delivery.config import DeliveryConfig, Destination
+from churnguard.delivery.deadletter import dead_letter_path, read
+from churnguard.delivery.engine import sync
+from churnguard.quality.result import GateResult
+
+PASSED = GateResult(checked_at="test", suites=[])
+TOKEN = "s3cr3t-token-0123456789"
+
+
+@pytest.fixture
+def receiver():
+    return Receiver()
+
+
+@pytest.fixture
+def server(receiver):
+    server = WebhookServer(receiver)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def elsewhere():
+    """Another origin: where a followed redirect would land."""
+    other = Receiver()
+    server = WebhookServer(other)
+    yield server
+    server.stop()
+
+
+def _config(url: str, **options) -> DeliveryConfig:
+    base = {
+        "url": url,
+        "format": "json",
+        "batch_size": 10,
+        "rate_limit_per_second": 1000,
+        "max_retries": 2,
+        "backoff_initial_seconds": 0.01,
+        "backoff_max_seconds": 0.05,
+        "timeout_seconds": 5,
+        "headers": {"Authorization": f"Bearer {TOKEN}"},
+    }
+    base.update(options)
+    return DeliveryConfig(destinations=(Destination("crm_hook", "webhook", base),))
+
+
+def _sync(warehouse, config, messages=None, **kwargs):
+    log = messages.append if messages is not None else (lambda m: None)
+    return sync(warehouse, config=config, gate=PASSED, log=log, **kwargs)
+
+
+def _alert_ids(records):
+    return sorted(r["alert"]["alert_id"] for r in records)
+
+
+ALL_SIX = [f"alert-{i:04d}" for i in range(1, 7)]
+
+
+# --- item 2: a 3xx is a failure, never followed --------------------------------------------
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_a_failure_and_nothing_reaches_the_other_origin(status, server, receiver, elsewhere, isolated_warehouse):
+    warehouse = write_marts(isolated_warehouse)
+    receiver.script = [(status, {"Location": elsewhere.url + "?token=leak"})]
+    report = _sync(warehouse, _config(server.url))
+    result = report.destination("crm_hook")
+    assert (result.status, result.sent, result.failed, result.dead_lettered) == ("failed", 0, 6, 0)
+    assert f"HTTP {status} redirect" in result.error and "leak" not in result.error
+    assert elsewhere.receiver.requests == []  # no GET, no token at the other origin
+    assert len(receiver.requests) == 1  # not retried either
+    assert not report.ok
+    # The records were not recorded as delivered: the next sync (URL fixed) sends all six.
+    receiver.script = []
+    again = _sync(warehouse, _config(server.url)).destination("crm_hook")
+    assert (again.status, again.sent) == ("success", 6)
+    assert _alert_ids(receiver.applied_records()) == ALL_SIX
+
+
+# --- item 3: 401 and dead letters -----------------------------------------------------------
+
+
+def test_refused_credentials_dead_letter_nothing_and_the_next_sync_delivers_everything(server, receiver, isolated_warehouse):
+    warehouse = write_marts(isolated_warehouse)
+    receiver.script = [(401, {})]
+    first = _sync(warehouse, _config(server.url)).destination("crm_hook")
+    assert (first.status, first.sent, first.failed, first.dead_lettered) == ("failed", 0, 6, 0)
+    assert "HTTP 401" in first.error and "credentials" in first.error
+    assert len(receiver.requests) == 1  # one refusal is enough: no per-record splitting
+    assert not dead_letter_path(isolated_warehouse.parent / "deliveries" / "dead_letters", "crm_hook").exists()
+    second = _sync(warehouse, _config(server.url)).destination("crm_hook")
+    assert (second.status, second.sent, second.unchanged) == ("success", 6, 0)
+    assert _alert_ids(receiver.applied_records()) == ALL_SIX
+
+
+def test_dead_letters_are_retried_by_the_next_sync_with_their_keys_and_counted_as_parked(server, receiver, isolated_warehouse):
+    warehouse = write_marts(isolated_warehouse)
+    receiver.reject_alerts = {"alert-0003", "alert-0005"}
+    first = _sync(warehouse, _config(server.url))
+    result = first.destination("crm_hook")
+    assert (result.status, result.sent, result.dead_lettered, result.parked) == ("partial", 4, 2, 2)
+    assert "2 parked in dead letters" in first.format()
+    dead_dir = isolated_warehouse.parent / "deliveries" / "dead_letters"
+    keys = {r["alert_id"]: r["idempotency_key"] for r in read(dead_dir, "crm_hook")}
+    assert sorted(keys) == ["alert-0003", "alert-0005"]
+
+    # Still rejected: retried once per sync, still parked, not reported as success.
+    second = _sync(warehouse, _config(server.url)).destination("crm_hook")
+    assert (second.status, second.sent, second.unchanged, second.parked) == ("partial", 0, 4, 2)
+    assert query(warehouse, "select status, parked from delivery.sync_runs order by started_at") == [
+        ("partial", 2),
+        ("partial", 2),
+    ]
+
+    receiver.reject_alerts = set()
+    third = _sync(warehouse, _config(server.url))
+    result = third.destination("crm_hook")
+    assert (result.status, result.sent, result.parked) == ("success", 2, 0)
+    resent = {r["alert"]["alert_id"]: r["idempotency_key"] for r in receiver.requests[-1]["body"]["records"]}
+    assert resent == keys  # the same idempotency keys
+    assert _alert_ids(receiver.applied_records()) == ALL_SIX
+    assert not dead_letter_path(dead_dir, "crm_hook").exists()
+    assert "parked" not in third.format()
