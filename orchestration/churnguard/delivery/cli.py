@@ -5,6 +5,7 @@
     churnguard sync --destination crm_db --destination cs_slack
     churnguard sync --override-volume-check "pricing campaign: many expected renewals"
     churnguard sync --retry-dead-letters              # replay dead-letter files only
+    churnguard sync --full-resync                     # send every open alert again (repair a destination)
     churnguard quality                                # run every suite, render Data Docs
 
 Exit status: 0 delivered (or dry run), 1 blocked by the quality gate or a destination
@@ -43,6 +44,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             override_volume_reason=args.override_volume_check,
             retry_dead_letters=args.retry_dead_letters,
+            full_resync=args.full_resync,
         )
     except (DeliveryConfigError, SyncError, WarehouseReadError, SuiteError, VolumeConfigError, ValueError) as error:
         print(f"churnguard sync: {error}", file=sys.stderr)
@@ -75,6 +77,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="deliver despite failed volume checks, for this run only; the reason is recorded (integrity checks cannot be overridden)",
     )
     sync.add_argument("--retry-dead-letters", action="store_true", help="replay the dead-letter files, nothing else")
+    sync.add_argument(
+        "--full-resync",
+        action="store_true",
+        help="send every open alert again, as if the destinations had never received them (upserts and "
+        "idempotency keys make it safe); repairs a destination that lost rows",
+    )
     sync.add_argument("--config", help="destinations file (default: $CHURNGUARD_DESTINATIONS_FILE or churnguard.yml)")
     sync.set_defaults(func=_cmd_sync)
 

@@ -4,6 +4,7 @@
     report = sync(dry_run=True)                       # what would be sent; writes nothing
     report = sync(destinations=["crm_db"], override_volume_reason="campaign week")
     report = sync(retry_dead_letters=True)            # replay dead letters only
+    report = sync(full_resync=True)                   # send every open alert again
     print(report.format())
 
 One sync run:
@@ -14,7 +15,10 @@ One sync run:
    is sent, files and tables keep their previous contents, and each destination gets an
    audit row with status ``blocked`` naming the failed expectations.
 2. Reads ``marts.current_alert_list`` and builds the minimal payloads (`payload`).
-3. Per destination, diffs against ``delivery.sync_state``: alerts never sent are ``open``,
+3. Per destination, first reconciles ``delivery.sync_state`` with what the destination really
+   holds when it can be read back (PostgreSQL: table present, keys and content hashes): an
+   alert it confirmed but lost is sent again. ``full_resync`` forgets the state of every
+   alert on the list and sends them all. Then diffs against the state: alerts never sent are ``open``,
    alerts whose payload changed are ``update``, alerts the destination has open that left
    the list are ``close`` (with ``closed_date`` from ``marts.customer_alerts``). Unchanged
    alerts are not sent. A dead-lettered alert is sent again by every sync (same content:
@@ -74,6 +78,8 @@ class DestinationReport:
     dead_lettered: int = 0
     unchanged: int = 0
     replayed: int = 0
+    repaired: int = 0
+    """Alerts the destination had confirmed but no longer held (reconciled and sent again)."""
     parked: int = 0
     """Records of this destination in the dead letters after the run (retried by the next sync)."""
     seconds: float = 0.0
@@ -86,6 +92,8 @@ class DestinationReport:
             text += f", {self.failed} failed ({self.dead_lettered} to dead letters)"
         if self.replayed:
             text += f", {self.replayed} replayed"
+        if self.repaired:
+            text += f" ({self.repaired} of them re-sent: missing or changed at the destination)"
         if self.parked:
             text += f", {self.parked} parked in dead letters (retried by the next sync)"
         return text
@@ -334,6 +342,7 @@ def sync(
     dry_run: bool = False,
     override_volume_reason: str | None = None,
     retry_dead_letters: bool = False,
+    full_resync: bool = False,
     gate: GateResult | None = None,
     run_id: str | None = None,
     lock: bool = True,
@@ -390,7 +399,10 @@ def sync(
             fields = [f.name for f in payload_fields(config.include_contact_email)]
             dead_dir = _dead_letter_dir(config, warehouse)
             for destination, d in zip(selected, report.destinations):
-                _sync_destination(con, warehouse, destination, d, current, fields, run_id, dead_dir, dry_run, override, log, sleep)
+                _sync_destination(
+                    con, warehouse, destination, d, current, fields, run_id, dead_dir, dry_run, override, log, sleep,
+                    full_resync,
+                )
             if not dry_run:
                 delivered = any(d.status in ("success", "partial") for d in report.destinations)
                 state.record_history(con, run_id, len(current), active, True, delivered, override)
@@ -406,16 +418,28 @@ def _count_alerts(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _sync_destination(
-    con, warehouse, destination, report, current, fields, run_id, dead_dir, dry_run, override, log, sleep
+    con, warehouse, destination, report, current, fields, run_id, dead_dir, dry_run, override, log, sleep,
+    full_resync=False,
 ) -> None:
     started_at = state.utcnow()
     started = time.perf_counter()
     known = state.load_state(con, destination.name)
+    adapter = None
+    try:
+        adapter = build_adapter(destination, base_dir=warehouse.parent, run_id=run_id, fields=fields, sleep=sleep, log=log)
+        if full_resync:
+            known = {a: row for a, row in known.items() if a not in current}
+        elif not dry_run:
+            known = _reconcile(adapter, known, current, report, log)
+    except DestinationUnavailable as error:
+        report.status, report.error = "failed", str(error)
+    except Exception as error:  # a destination's bug must not stop the others or lose the audit row
+        report.status, report.error = "failed", f"{type(error).__name__}: {error}"
     leaving = [a for a, row in known.items() if a not in current and row.status != "closed"]
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     changes, unchanged, silent = plan_changes(destination, current, known, read_closed_dates(con, leaving), now)
     report.unchanged = unchanged
-    if dry_run:
+    if dry_run and report.status != "failed":
         report.planned = changes
         report.sent = sum(1 for c in changes if c.action == "open")
         report.updated = sum(1 for c in changes if c.action == "update")
@@ -423,22 +447,51 @@ def _sync_destination(
         report.status = "dry_run"
         report.seconds = time.perf_counter() - started
         return
-    state.record_state(con, destination.name, run_id, silent)
     sink = _StateSink(con, destination.name, run_id, dead_dir, report, log)
-    try:
-        adapter = build_adapter(destination, base_dir=warehouse.parent, run_id=run_id, fields=fields, sleep=sleep, log=log)
-        adapter.deliver(changes, sink, list(current.values()))
-        report.status = "partial" if report.dead_lettered else "success"
-    except DestinationUnavailable as error:
-        report.status, report.error = "failed", str(error)
-    except Exception as error:  # a destination's bug must not stop the others or lose the audit row
-        report.status, report.error = "failed", f"{type(error).__name__}: {error}"
+    if report.status != "failed":
+        state.record_state(con, destination.name, run_id, silent)
+        try:
+            adapter.deliver(changes, sink, list(current.values()))
+            report.status = "partial" if report.dead_lettered else "success"
+        except DestinationUnavailable as error:
+            report.status, report.error = "failed", str(error)
+        except Exception as error:  # a destination's bug must not stop the others or lose the audit row
+            report.status, report.error = "failed", f"{type(error).__name__}: {error}"
     if report.status == "failed":
         report.failed += sum(1 for c in changes if c.idempotency_key not in sink.confirmed)
         log(f"{destination.name}: {report.error}")
+    if dry_run:
+        report.seconds = time.perf_counter() - started
+        return
     _settle_dead_letters(con, dead_dir, destination.name, report)
     report.seconds = time.perf_counter() - started
     _audit(con, run_id, report, started_at, False, override)
+
+
+def _reconcile(adapter, known: dict[str, state.StateRow], current, report: DestinationReport, log) -> dict[str, state.StateRow]:
+    """``known`` corrected by what the destination really holds (adapters that can read it back).
+
+    An alert the destination confirmed but no longer holds (dropped or truncated table, row
+    deleted or edited there) is sent again: as ``open`` when it is on the list, as ``close``
+    (its last payload, closed) when it left it.
+    """
+    reconcile = getattr(adapter, "reconcile", None)
+    if reconcile is None:
+        return known
+    lost = reconcile({a: row for a, row in known.items() if row.status in ("open", "closed")})
+    if not lost:
+        return known
+    report.repaired = len(lost)
+    log(
+        f"{report.name}: {len(lost)} of the alerts it confirmed are missing or changed at the destination; "
+        "sending them again"
+    )
+    fixed = dict(known)
+    for alert_id in lost:
+        row = fixed.pop(alert_id)
+        if alert_id not in current:
+            fixed[alert_id] = state.StateRow(alert_id, "open", "open", "", row.payload, None)
+    return fixed
 
 
 def _settle_dead_letters(con, dead_dir: Path, name: str, report: DestinationReport) -> None:
