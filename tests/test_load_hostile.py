@@ -64,3 +64,50 @@ def test_scan_lines_counts_lines_blank_lines_and_crlf(tmp_path):
     found = sources.scan_lines(sources.SourceFile(path=path, rel=path.name, format="csv", compressed=False))
     assert (found.lines, found.blank, found.nul_line, found.long_count) == (7, 2, None, 0)
     assert found.longest == (4, 1)  # "a,b\r": the first of the 4-byte lines
+
+
+# --- item 5: a table that shrinks ------------------------------------------------------------
+
+
+def _logins_in(wh: Path) -> int:
+    import duckdb
+
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        return con.execute("select count(*) from raw_crm.logins").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_a_header_only_export_of_a_large_table_is_rejected_unless_allowed(tmp_path, monkeypatch):
+    from churnguard.loader import LoadError, load
+
+    wh = tmp_path / "wh.duckdb"
+    load(write_csvs(tmp_path / "full", _logins(350)), wh)
+    header_only = _logins(350)
+    header_only["crm.logins"] = []
+    folder = write_csvs(tmp_path / "empty", header_only)
+    with pytest.raises(LoadError) as info:
+        load(folder, wh)
+    problem = find(info.value, "table_shrank", "crm__logins.csv")
+    assert "0 rows would replace the 350" in problem.message and "100% fewer" in problem.message
+    assert _logins_in(wh) == 350  # untouched
+
+    # 200 of 350 (43% fewer) is within the default 50%; a stricter share rejects it.
+    folder = write_csvs(tmp_path / "fewer", _logins(200))
+    monkeypatch.setenv("CHURNGUARD_MAX_SHRINK_SHARE", "0.3")
+    with pytest.raises(LoadError, match="43% fewer"):
+        load(folder, wh)
+    monkeypatch.delenv("CHURNGUARD_MAX_SHRINK_SHARE")
+    assert load(folder, wh).tables["crm.logins"].rows == 200
+
+    assert load(write_csvs(tmp_path / "empty2", header_only), wh, allow_shrink=True).tables["crm.logins"].rows == 0
+    assert _logins_in(wh) == 0
+
+
+def test_small_tables_may_shrink_freely(tmp_path, wh):
+    from churnguard.loader import load
+
+    data = valid_dataset()
+    data["crm.logins"] = data["crm.logins"][:1]  # 3 rows -> 1: below CHURNGUARD_SHRINK_MIN_ROWS (100)
+    assert load(write_csvs(tmp_path / "raw", data), wh).tables["crm.logins"].rows == 1

@@ -42,10 +42,17 @@ Decisions (see the project's DECISIONS.md):
   to 2 places.
 - Types in the warehouse: string VARCHAR, integer BIGINT, decimal DECIMAL(18,2),
   boolean BOOLEAN, timestamp TIMESTAMP (naive UTC), date DATE.
+- Shrink guard: a table that would lose more than ``CHURNGUARD_MAX_SHRINK_SHARE`` (default
+  0.5) of the rows the warehouse holds, when it holds at least ``CHURNGUARD_SHRINK_MIN_ROWS``
+  (default 100), is rejected (``table_shrank``) unless the load is confirmed with
+  ``allow_shrink`` (``churnguard load --allow-shrink``, or ``CHURNGUARD_ALLOW_SHRINK=1`` for
+  ``churnguard run``). A header-only export of a large table is almost always a broken
+  export, and replacing the table would half-rebuild the marts.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -70,6 +77,54 @@ __all__ = [
 ]
 
 FUTURE_TOLERANCE = timedelta(hours=1)
+DEFAULT_MAX_SHRINK_SHARE = 0.5
+DEFAULT_SHRINK_MIN_ROWS = 100
+
+
+def _env_number(name: str, default: float, low: float, high: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise ValueError(f"{name}={raw!r} must be between {low:g} and {high:g}")
+    return value
+
+
+def shrink_problems(con, staged: list[StagedTable], *, max_share: float | None = None,
+                    min_rows: int | None = None) -> list[Problem]:
+    """Tables of ``staged`` that would lose more than ``max_share`` of the rows the attached warehouse holds."""
+    max_share = _env_number("CHURNGUARD_MAX_SHRINK_SHARE", DEFAULT_MAX_SHRINK_SHARE, 0, 1) if max_share is None else max_share
+    min_rows = int(_env_number("CHURNGUARD_SHRINK_MIN_ROWS", DEFAULT_SHRINK_MIN_ROWS, 0, 1e18)) if min_rows is None else min_rows
+    existing = {
+        (schema, name)
+        for schema, name in con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ?", [_write.ALIAS]
+        ).fetchall()
+    }
+    problems = []
+    for st in staged:
+        t = st.table
+        if (t.raw_schema, t.name) not in existing:
+            continue
+        before = con.execute(f"SELECT count(*) FROM {_write.relation(t)}").fetchone()[0]
+        if before < max(min_rows, 1) or st.rows >= before * (1 - max_share):
+            continue
+        problems.append(Problem(
+            "table_shrank",
+            f"{st.rows:,} rows would replace the {before:,} the warehouse holds "
+            f"({(before - st.rows) / before:.0%} fewer; at most {max_share:.0%} allowed, CHURNGUARD_MAX_SHRINK_SHARE). "
+            "A header-only or truncated export? If the table really shrank, load with --allow-shrink "
+            "(CHURNGUARD_ALLOW_SHRINK=1 for churnguard run)",
+            file=st.source.entry, table=t.qualified_name, list_rows=False))
+    return problems
+
+
+def _allow_shrink_from_env() -> bool:
+    return os.environ.get("CHURNGUARD_ALLOW_SHRINK", "").strip().lower() in ("1", "true", "yes")
 
 
 def _tolerance_text(tol: timedelta) -> str:
@@ -142,12 +197,14 @@ def _validate(con, source_dir: Path, currency: str | None, now: datetime | None,
 
 
 def load(source_dir: Path | str, warehouse: Path | str | None = None, *, currency: str | None = None,
-         now: datetime | None = None, future_tolerance: timedelta = FUTURE_TOLERANCE) -> LoadReport:
+         now: datetime | None = None, future_tolerance: timedelta = FUTURE_TOLERANCE,
+         allow_shrink: bool | None = None) -> LoadReport:
     """Validate every raw file in ``source_dir``, then replace the raw tables in ``warehouse``.
 
     ``warehouse`` defaults to `settings.warehouse_path()` (parent folders are created);
     ``currency`` overrides `settings.reporting_currency()`; ``now`` (default: the
-    clock) and ``future_tolerance`` define "in the future".
+    clock) and ``future_tolerance`` define "in the future". ``allow_shrink`` (default:
+    ``CHURNGUARD_ALLOW_SHRINK``) lets tables lose more than the allowed share of their rows.
 
     Raises `LoadError` listing every problem; then the warehouse is unchanged.
     """
@@ -172,6 +229,10 @@ def load(source_dir: Path | str, warehouse: Path | str | None = None, *, currenc
                 f"cannot open the warehouse: {e} (close other connections to it first: dbt, Dagster, "
                 f"a notebook or another duckdb.connect() on that file)", file=str(wh))],
                 warnings, source_dir) from e
+        if not (_allow_shrink_from_env() if allow_shrink is None else allow_shrink):
+            shrunk = shrink_problems(con, staged)
+            if shrunk:
+                raise LoadError(shrunk, warnings, source_dir)
         try:
             _write.write_snapshot(con, staged, load_id=load_id, loaded_at=loaded_at, source_dir=source_dir)
         except Exception as e:
