@@ -130,3 +130,57 @@ def test_dead_letters_are_retried_by_the_next_sync_with_their_keys_and_counted_a
     assert _alert_ids(receiver.applied_records()) == ALL_SIX
     assert not dead_letter_path(dead_dir, "crm_hook").exists()
     assert "parked" not in third.format()
+
+
+# --- item 6: no secret in output, logs or the audit table ----------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "hooks.example.com/services/T000/B000/XXXXSECRETXXXX",  # no scheme
+        "http://127.0.0.1:9/services/T000/B000/XXXXSECRETXXXX",  # nothing listens on port 9
+        "http://user:XXXXSECRETXXXX@127.0.0.1:9/hook",
+    ],
+)
+def test_a_failing_webhook_never_shows_its_url_token(url, isolated_warehouse):
+    warehouse = write_marts(isolated_warehouse)
+    messages: list[str] = []
+    report = _sync(warehouse, _config(url, max_retries=1), messages)
+    result = report.destination("crm_hook")
+    assert result.status == "failed" and result.error
+    stored = query(warehouse, "select error from delivery.sync_runs")
+    for text in [report.format(), *messages, str(stored)]:
+        assert "XXXXSECRETXXXX" not in text and TOKEN not in text
+    assert "…" in result.error  # the origin is shown, the rest hidden
+
+
+def test_postgres_password_never_shows(isolated_warehouse):
+    warehouse = write_marts(isolated_warehouse)
+    dsn = "postgresql://churn:hunter2hunter2@127.0.0.1:1/crm?connect_timeout=2"
+    config = DeliveryConfig(destinations=(Destination("crm_db", "postgres", {"dsn": dsn}),))
+    messages: list[str] = []
+    report = _sync(warehouse, config, messages)
+    assert report.destination("crm_db").status == "failed"
+    for text in [report.format(), *messages, str(query(warehouse, "select error from delivery.sync_runs"))]:
+        assert "hunter2hunter2" not in text
+
+
+def test_redact_text_hides_urls_tokens_and_passwords():
+    from churnguard.delivery.redact import redact_text, redact_url
+
+    assert redact_url("https://hooks.slack.com/services/T0/B0/abc") == "https://hooks.slack.com/…"
+    assert redact_url("https://crm.example.com") == "https://crm.example.com"
+    assert redact_text("POST hooks.slack.com/services/T0/B0/abc failed") == "POST hooks.slack.com/… failed"
+    assert redact_text("Authorization: Bearer abc.def-123") == "Authorization: Bearer …"
+    assert redact_text("host=db user=u password=pa55word dbname=x") == "host=db user=u password=… dbname=x"
+    assert redact_text("postgresql://u:pa55word@db:5432/crm") == "postgresql://db:5432/…"
+    assert redact_text("the key is k-1234567", secrets=["k-1234567"]) == "the key is …"
+
+
+def test_run_failure_webhook_error_does_not_carry_the_url():
+    from churnguard.defs.sensors import WebhookError, post_json
+
+    with pytest.raises(WebhookError) as info:
+        post_json("http://127.0.0.1:9/services/T1/B1/XXXXSECRETXXXX", {"text": "x"}, timeout=2)
+    assert "XXXXSECRETXXXX" not in str(info.value) and "http://127.0.0.1:9/…" in str(info.value)

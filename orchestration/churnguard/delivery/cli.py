@@ -47,7 +47,9 @@ def _cmd_sync(args: argparse.Namespace) -> int:
             full_resync=args.full_resync,
         )
     except (DeliveryConfigError, SyncError, WarehouseReadError, SuiteError, VolumeConfigError, ValueError) as error:
-        print(f"churnguard sync: {error}", file=sys.stderr)
+        from churnguard.delivery.redact import redact_text
+
+        print(f"churnguard sync: {redact_text(error)}", file=sys.stderr)
         return 2
     print(report.format())
     return 0 if report.ok else 1

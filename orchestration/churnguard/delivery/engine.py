@@ -49,6 +49,7 @@ from churnguard import settings
 from churnguard.delivery import deadletter, state
 from churnguard.delivery.config import DeliveryConfig, Destination, load_config
 from churnguard.delivery.destinations.base import Change, DestinationUnavailable, build_adapter
+from churnguard.delivery.redact import destination_secrets, redact_text
 from churnguard.delivery.payload import (
     build_payloads,
     closure_payload,
@@ -296,6 +297,12 @@ class _StateSink:
         self.log(f"{self.destination}: {len(changes)} record(s) to the dead-letter file: {error}")
 
 
+def _failed(report: DestinationReport, error: Exception, secrets: Sequence[str]) -> None:
+    """Mark ``report`` failed with ``error``'s text, credentials redacted."""
+    text = str(error) if isinstance(error, DestinationUnavailable) else f"{type(error).__name__}: {error}"
+    report.status, report.error = "failed", redact_text(text, secrets)
+
+
 def _audit(con, run_id: str, report: DestinationReport, started: datetime, dry_run: bool, override: str | None) -> None:
     state.record_run(
         con,
@@ -315,7 +322,7 @@ def _audit(con, run_id: str, report: DestinationReport, started: datetime, dry_r
             "dead_lettered": report.dead_lettered,
             "unchanged": report.unchanged,
             "parked": report.parked,
-            "error": report.error,
+            "error": redact_text(report.error) if report.error else None,
             "override_reason": override,
         },
     )
@@ -358,7 +365,12 @@ def sync(
     config = config or load_config()
     selected = [config.destination(n) for n in destinations] if destinations else list(config.destinations)
     run_id = run_id or uuid.uuid4().hex
-    log = log or (lambda message: print(message, flush=True))
+    secrets = [secret for d in config.destinations for secret in destination_secrets(d.options)]
+    emit = log or (lambda message: print(message, flush=True))
+
+    def log(message: str) -> None:
+        emit(redact_text(message, secrets))
+
     override = (override_volume_reason or "").strip() or None
     report = SyncReport(
         run_id=run_id,
@@ -369,7 +381,7 @@ def sync(
     )
     with _lock(warehouse, f"churnguard sync (run {run_id[:8]})", lock and not dry_run):
         if retry_dead_letters:
-            return _replay(warehouse, config, selected, report, log, sleep)
+            return _replay(warehouse, config, selected, report, log, sleep, secrets)
         if gate is None:
             gate = _run_gate(warehouse, config, override)
         elif override and not gate.override_reason:
@@ -401,7 +413,7 @@ def sync(
             for destination, d in zip(selected, report.destinations):
                 _sync_destination(
                     con, warehouse, destination, d, current, fields, run_id, dead_dir, dry_run, override, log, sleep,
-                    full_resync,
+                    full_resync, secrets,
                 )
             if not dry_run:
                 delivered = any(d.status in ("success", "partial") for d in report.destinations)
@@ -419,7 +431,7 @@ def _count_alerts(con: duckdb.DuckDBPyConnection) -> int:
 
 def _sync_destination(
     con, warehouse, destination, report, current, fields, run_id, dead_dir, dry_run, override, log, sleep,
-    full_resync=False,
+    full_resync=False, secrets: Sequence[str] = (),
 ) -> None:
     started_at = state.utcnow()
     started = time.perf_counter()
@@ -431,10 +443,8 @@ def _sync_destination(
             known = {a: row for a, row in known.items() if a not in current}
         elif not dry_run:
             known = _reconcile(adapter, known, current, report, log)
-    except DestinationUnavailable as error:
-        report.status, report.error = "failed", str(error)
     except Exception as error:  # a destination's bug must not stop the others or lose the audit row
-        report.status, report.error = "failed", f"{type(error).__name__}: {error}"
+        _failed(report, error, secrets)
     leaving = [a for a, row in known.items() if a not in current and row.status != "closed"]
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     changes, unchanged, silent = plan_changes(destination, current, known, read_closed_dates(con, leaving), now)
@@ -453,10 +463,8 @@ def _sync_destination(
         try:
             adapter.deliver(changes, sink, list(current.values()))
             report.status = "partial" if report.dead_lettered else "success"
-        except DestinationUnavailable as error:
-            report.status, report.error = "failed", str(error)
         except Exception as error:  # a destination's bug must not stop the others or lose the audit row
-            report.status, report.error = "failed", f"{type(error).__name__}: {error}"
+            _failed(report, error, secrets)
     if report.status == "failed":
         report.failed += sum(1 for c in changes if c.idempotency_key not in sink.confirmed)
         log(f"{destination.name}: {report.error}")
@@ -514,7 +522,7 @@ def _settle_dead_letters(con, dead_dir: Path, name: str, report: DestinationRepo
         report.status = "partial"
 
 
-def _replay(warehouse, config, selected, report, log, sleep) -> SyncReport:
+def _replay(warehouse, config, selected, report, log, sleep, secrets=()) -> SyncReport:
     dead_dir = _dead_letter_dir(config, warehouse)
     con = _connect(warehouse, read_only=False)
     try:
@@ -548,8 +556,8 @@ def _replay(warehouse, config, selected, report, log, sleep) -> SyncReport:
                 adapter = build_adapter(destination, base_dir=warehouse.parent, run_id=report.run_id, fields=fields, sleep=sleep, log=log)
                 adapter.deliver(changes, sink, None)  # None: a files destination keeps its snapshot
                 d.status = "partial" if d.dead_lettered else "success"
-            except DestinationUnavailable as error:
-                d.status, d.error = "failed", str(error)
+            except Exception as error:
+                _failed(d, error, secrets)
                 pending = [r for r in live if r["idempotency_key"] not in sink.confirmed]
                 existing = deadletter.read(dead_dir, destination.name)
                 deadletter.rewrite(dead_dir, destination.name, [*pending, *existing])

@@ -210,7 +210,7 @@ class WebhookDestination:
         try:
             response = self._client.post(self.url, content=data, headers=headers)
         except httpx.TransportError as error:
-            raise _Transient(redact_text(f"{type(error).__name__}: {error}", [self.url])) from None
+            raise _Transient(redact_text(f"{type(error).__name__}: {error} ({self.url})", [self.url])) from None
         except httpx.InvalidURL as error:
             raise DestinationUnavailable(f"{name}: invalid url {redact_url(self.url)}: {type(error).__name__}") from None
         status = response.status_code
