@@ -51,6 +51,9 @@ def run_dbt(
     returned instead of streamed. Raises :class:`DbtError` when dbt fails and
     ``check`` is true.
     """
+    from churnguard.delivery.permissions import apply_umask
+
+    apply_umask()  # dbt inherits it: the tables it writes hold customer data
     warehouse = Path(warehouse or settings.warehouse_path())
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "dbt.cli.main", *args]

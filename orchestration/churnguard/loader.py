@@ -64,6 +64,7 @@ import duckdb
 
 from churnguard import settings
 from churnguard.contract import tables_in_load_order
+from churnguard.delivery.permissions import apply_umask, tighten
 
 from .loading.checks import FUTURE_ALLOWED, Settings, check_references, check_table
 from .loading.discovery import discover
@@ -209,8 +210,10 @@ def load(source_dir: Path | str, warehouse: Path | str | None = None, *, currenc
     Raises `LoadError` listing every problem; then the warehouse is unchanged.
     """
     started = time.monotonic()
+    apply_umask()
     source_dir = Path(source_dir).expanduser().resolve()
     wh = Path(warehouse).expanduser().resolve() if warehouse is not None else settings.warehouse_path()
+    tighten(wh, wh.with_name(wh.name + ".wal"))
     tmp = tempfile.mkdtemp(prefix="churnguard-load-")
     con = None
     try:

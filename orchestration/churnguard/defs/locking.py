@@ -134,7 +134,7 @@ def warehouse_lock(
         raise WarehouseBusyError(_busy_message(warehouse, read_holder(warehouse), time.monotonic() - started, timeout))
     try:
         if state.depth == 0:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 if not _try_flock(fd):
                     if on_wait is not None:

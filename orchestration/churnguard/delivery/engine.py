@@ -48,6 +48,7 @@ import duckdb
 from churnguard import settings
 from churnguard.delivery import deadletter, state
 from churnguard.delivery.config import DeliveryConfig, Destination, load_config
+from churnguard.delivery.permissions import apply_umask
 from churnguard.delivery.destinations.base import Change, DestinationUnavailable, build_adapter
 from churnguard.delivery.redact import destination_secrets, redact_text
 from churnguard.delivery.payload import (
@@ -361,6 +362,7 @@ def sync(
     ``gate``: a gate result computed by the caller (e.g. Dagster asset checks) instead of
     running the suites again.
     """
+    apply_umask()
     warehouse = Path(warehouse or settings.warehouse_path()).resolve()
     config = config or load_config()
     selected = [config.destination(n) for n in destinations] if destinations else list(config.destinations)
