@@ -229,6 +229,8 @@ class Receiver:
     accepted: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Idempotency key -> records, for every batch applied (dedupe log)."""
     duplicates: list[str] = field(default_factory=list)
+    on_request: Any = None
+    """Called (no arguments) in the server thread before a POST is answered."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def applied_records(self) -> list[dict[str, Any]]:
@@ -280,6 +282,8 @@ def _handler(receiver: Receiver, server: WebhookServer) -> type[BaseHTTPRequestH
 
         def do_POST(self) -> None:  # noqa: N802
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            if receiver.on_request is not None:
+                receiver.on_request()
             key = self.headers.get("Idempotency-Key", "")
             records = body.get("records", [])
             with receiver.lock:

@@ -220,3 +220,55 @@ def test_slack_messages_escape_mentions_and_links(server, receiver, isolated_war
     shown = body["blocks"][0]["text"]["text"]
     assert "&lt;!channel&gt; Acme &amp; Co &lt;https://evil.example|your invoice&gt;" in shown
     assert "<!channel>" not in body["text"] and "<https://evil" not in body["text"]
+
+
+# --- item 11: Retry-After is capped, then the records are parked ---------------------------
+
+
+def test_a_retry_after_of_an_hour_is_not_waited_for(server, receiver, isolated_warehouse):
+    import time
+
+    warehouse = write_marts(isolated_warehouse)
+    receiver.script = [(429, {"Retry-After": "3600"})]
+    started = time.monotonic()
+    report = _sync(warehouse, _config(server.url))
+    assert time.monotonic() - started < 10
+    result = report.destination("crm_hook")
+    assert (result.status, result.sent, result.dead_lettered, result.parked) == ("partial", 0, 6, 6)
+    assert "Retry-After" in str(read(isolated_warehouse.parent / "deliveries" / "dead_letters", "crm_hook")[0]["error"])
+    assert len(receiver.requests) == 1
+    again = _sync(warehouse, _config(server.url)).destination("crm_hook")
+    assert (again.status, again.sent, again.parked) == ("success", 6, 0)
+    assert _alert_ids(receiver.applied_records()) == ALL_SIX
+
+
+def test_the_total_wait_per_destination_is_capped(server, receiver, isolated_warehouse):
+    warehouse = write_marts(isolated_warehouse)
+    receiver.script = [(503, {"Retry-After": "40"})] * 3
+    waits: list[float] = []
+    config = _config(server.url, max_retries=5, max_wait_seconds=100)
+    report = _sync(warehouse, config, sleep=waits.append)
+    assert [w for w in waits if w >= 1] == [40, 40]  # a third 40 s wait would pass 100 s
+    result = report.destination("crm_hook")
+    assert (result.status, result.dead_lettered) == ("partial", 6)
+
+
+def test_the_warehouse_lock_is_free_while_a_destination_is_waited_on(server, receiver, isolated_warehouse):
+    from churnguard.defs.locking import WarehouseBusyError, warehouse_lock
+
+    warehouse = write_marts(isolated_warehouse)
+    seen: list[str] = []
+
+    def probe() -> None:  # another writer (a load) trying the lock while the receiver answers
+        try:
+            with warehouse_lock(warehouse, holder="probe", timeout=0):
+                seen.append("free")
+        except WarehouseBusyError:
+            seen.append("held")
+
+    receiver.on_request = probe
+    receiver.script = [(503, {}), (503, {})]
+    report = _sync(warehouse, _config(server.url))
+    assert report.destination("crm_hook").sent == 6
+    assert seen == ["free", "free", "free"]
+    assert query(warehouse, "select count(*) from delivery.sync_state where status = 'open'") == [(6,)]

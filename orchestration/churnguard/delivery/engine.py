@@ -10,7 +10,7 @@
 One sync run:
 
 1. Takes the warehouse lock (DuckDB has one writer per file; the sync writes its state
-   there), then runs the quality gate over the alert list and the marts it rests on
+   there) for reading: the quality gate over the alert list and the marts it rests on
    (`churnguard.quality`, read-only). A blocking failure stops **every** destination: nothing
    is sent, files and tables keep their previous contents, and each destination gets an
    audit row with status ``blocked`` naming the failed expectations.
@@ -24,11 +24,14 @@ One sync run:
    alerts are not sent. A dead-lettered alert is sent again by every sync (same content:
    same idempotency key) until the destination accepts it or it leaves the list; the summary
    and ``delivery.sync_runs.parked`` say how many are still parked.
-4. Delivers through the destination's adapter; the state of each record is written as soon
-   as the destination confirmed it, so a crash or an unreachable destination leaves only
-   the unconfirmed records pending for the next run. Idempotency keys make re-sending safe.
-5. Writes one ``delivery.sync_runs`` row per destination and one
-   ``delivery.alert_list_history`` row (the next run's volume baseline).
+4. Releases the lock and the warehouse, then delivers through each destination's adapter:
+   a slow, rate-limiting or unreachable receiver never holds loads and builds back.
+   Confirmed and dead-lettered records are kept in memory (dead letters also go to their
+   file at once).
+5. Takes the lock again and writes, per destination, the state of every confirmed record,
+   one ``delivery.sync_runs`` row, and one ``delivery.alert_list_history`` row (the next
+   run's volume baseline). A crash before this step loses only the confirmations: those
+   records are sent again by the next sync with the same idempotency keys (at-least-once).
 
 Dry run: the gate and the diff run, nothing is sent and nothing is written.
 """
@@ -253,7 +256,12 @@ def plan_changes(
 
 
 class _StateSink:
-    """Records confirmed and dead-lettered changes in the sync state as they happen."""
+    """Records confirmed and dead-lettered changes in the sync state.
+
+    With a connection, as they happen; with ``con=None`` (a sync delivering without the
+    warehouse lock) they are kept in ``pending`` and written by `flush` once the lock is
+    taken again. Dead letters go to their file at once either way.
+    """
 
     def __init__(self, con, destination: str, run_id: str, dead_dir: Path, report: DestinationReport, log) -> None:
         self.con = con
@@ -263,16 +271,24 @@ class _StateSink:
         self.report = report
         self.log = log
         self.confirmed: set[str] = set()
+        self.pending: list[tuple] = []
+
+    def _record(self, items: list[tuple]) -> None:
+        if self.con is None:
+            self.pending.extend(items)
+        else:
+            state.record_state(self.con, self.destination, self.run_id, items)
+
+    def flush(self, con) -> None:
+        state.record_state(con, self.destination, self.run_id, self.pending)
+        self.pending = []
 
     def delivered(self, changes: Sequence[Change]) -> None:
-        state.record_state(
-            self.con,
-            self.destination,
-            self.run_id,
+        self._record(
             [
                 (c.alert_id, "closed" if c.action == "close" else "open", c.action, c.payload_hash, c.payload, c.idempotency_key)
                 for c in changes
-            ],
+            ]
         )
         for c in changes:
             self.confirmed.add(c.idempotency_key)
@@ -285,12 +301,7 @@ class _StateSink:
 
     def dead_lettered(self, changes: Sequence[Change], error: str) -> None:
         deadletter.append(self.dead_dir, self.destination, self.run_id, changes, error)
-        state.record_state(
-            self.con,
-            self.destination,
-            self.run_id,
-            [(c.alert_id, "dead_letter", c.action, c.payload_hash, c.payload, c.idempotency_key) for c in changes],
-        )
+        self._record([(c.alert_id, "dead_letter", c.action, c.payload_hash, c.payload, c.idempotency_key) for c in changes])
         for c in changes:
             self.confirmed.add(c.idempotency_key)
         self.report.failed += len(changes)
@@ -410,16 +421,35 @@ def sync(
                 return report
             current = read_alert_list(con, config.include_contact_email)
             report.alert_count = len(current)
-            fields = [f.name for f in payload_fields(config.include_contact_email)]
-            dead_dir = _dead_letter_dir(config, warehouse)
-            for destination, d in zip(selected, report.destinations):
-                _sync_destination(
-                    con, warehouse, destination, d, current, fields, run_id, dead_dir, dry_run, override, log, sleep,
-                    full_resync, secrets,
-                )
-            if not dry_run:
-                delivered = any(d.status in ("success", "partial") for d in report.destinations)
-                state.record_history(con, run_id, len(current), active, True, delivered, override)
+            known = {d.name: state.load_state(con, d.name) for d in selected}
+            gone = sorted({a for rows in known.values() for a in rows if a not in current})
+            closed_dates = read_closed_dates(con, gone)
+        finally:
+            con.close()
+    # Destinations are reached without the warehouse lock: a slow or rate-limiting receiver
+    # never blocks loads and builds. Their state is written when the lock is taken again.
+    fields = [f.name for f in payload_fields(config.include_contact_email)]
+    dead_dir = _dead_letter_dir(config, warehouse)
+    sinks = [
+        _deliver_destination(
+            warehouse, destination, d, current, known[destination.name], closed_dates, fields, run_id, dead_dir,
+            dry_run, log, sleep, full_resync, secrets,
+        )
+        for destination, d in zip(selected, report.destinations)
+    ]
+    if dry_run:
+        return report
+    with _lock(warehouse, f"churnguard sync (run {run_id[:8]}, recording)", lock):
+        con = _connect(warehouse, read_only=False)
+        try:
+            state.ensure_schema(con)
+            for destination, d, (sink, silent, started_at) in zip(selected, report.destinations, sinks):
+                state.record_state(con, destination.name, run_id, silent)
+                sink.flush(con)
+                _settle_dead_letters(con, dead_dir, destination.name, d)
+                _audit(con, run_id, d, started_at, False, override)
+            delivered = any(d.status in ("success", "partial") for d in report.destinations)
+            state.record_history(con, run_id, len(current), active, True, delivered, override)
         finally:
             con.close()
     return report
@@ -431,13 +461,17 @@ def _count_alerts(con: duckdb.DuckDBPyConnection) -> int:
     return int(con.execute(f"select count(*) from {ALERT_LIST_RELATION}").fetchone()[0])
 
 
-def _sync_destination(
-    con, warehouse, destination, report, current, fields, run_id, dead_dir, dry_run, override, log, sleep,
+def _deliver_destination(
+    warehouse, destination, report, current, known, closed_dates, fields, run_id, dead_dir, dry_run, log, sleep,
     full_resync=False, secrets: Sequence[str] = (),
-) -> None:
+) -> tuple[_StateSink, list[tuple], datetime]:
+    """Reconcile, plan and deliver one destination (no warehouse connection is open).
+
+    Returns the sink holding the state to record, the silent state updates and the start time.
+    """
     started_at = state.utcnow()
     started = time.perf_counter()
-    known = state.load_state(con, destination.name)
+    sink = _StateSink(None, destination.name, run_id, dead_dir, report, log)
     adapter = None
     try:
         adapter = build_adapter(destination, base_dir=warehouse.parent, run_id=run_id, fields=fields, sleep=sleep, log=log)
@@ -447,9 +481,8 @@ def _sync_destination(
             known = _reconcile(adapter, known, current, report, log)
     except Exception as error:  # a destination's bug must not stop the others or lose the audit row
         _failed(report, error, secrets)
-    leaving = [a for a, row in known.items() if a not in current and row.status != "closed"]
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    changes, unchanged, silent = plan_changes(destination, current, known, read_closed_dates(con, leaving), now)
+    changes, unchanged, silent = plan_changes(destination, current, known, closed_dates, now)
     report.unchanged = unchanged
     if dry_run and report.status != "failed":
         report.planned = changes
@@ -457,11 +490,7 @@ def _sync_destination(
         report.updated = sum(1 for c in changes if c.action == "update")
         report.closed = sum(1 for c in changes if c.action == "close")
         report.status = "dry_run"
-        report.seconds = time.perf_counter() - started
-        return
-    sink = _StateSink(con, destination.name, run_id, dead_dir, report, log)
-    if report.status != "failed":
-        state.record_state(con, destination.name, run_id, silent)
+    elif report.status != "failed":
         try:
             adapter.deliver(changes, sink, list(current.values()))
             report.status = "partial" if report.dead_lettered else "success"
@@ -470,12 +499,8 @@ def _sync_destination(
     if report.status == "failed":
         report.failed += sum(1 for c in changes if c.idempotency_key not in sink.confirmed)
         log(f"{destination.name}: {report.error}")
-    if dry_run:
-        report.seconds = time.perf_counter() - started
-        return
-    _settle_dead_letters(con, dead_dir, destination.name, report)
     report.seconds = time.perf_counter() - started
-    _audit(con, run_id, report, started_at, False, override)
+    return sink, silent, started_at
 
 
 def _reconcile(adapter, known: dict[str, state.StateRow], current, report: DestinationReport, log) -> dict[str, state.StateRow]:

@@ -7,7 +7,11 @@
 - **Retries** on connection errors, timeouts, 408, 425, 429 and 5xx, up to ``max_retries``
   (default 5) with exponential backoff ``backoff_initial_seconds`` x 2^n (default 1 s),
   capped at ``backoff_max_seconds`` (60). A ``Retry-After`` header (seconds or HTTP date)
-  replaces the computed delay, capped at ``max_retry_after_seconds`` (300).
+  replaces the computed delay.
+- **Waits are capped**: a ``Retry-After`` longer than ``max_retry_after_seconds`` (60), or a
+  wait that would bring this destination's total above ``max_wait_seconds`` (300), is not
+  waited for: the batch and every record after it go to the dead letters (status
+  ``partial``), and the next sync retries them with the same idempotency keys.
 - **Idempotency**: every request carries ``Idempotency-Key`` (a hash of the records' keys,
   each a hash of destination, alert, action and content), so a retried or re-sent batch has
   the same key; generic JSON bodies also carry each record's ``idempotency_key``.
@@ -54,6 +58,10 @@ TIER_EMOJI = {"red": ":red_circle:", "yellow": ":large_yellow_circle:"}
 
 class PermanentRejection(RuntimeError):
     """The receiver refused the request for a reason a retry will not fix (4xx)."""
+
+
+class _GiveUp(RuntimeError):
+    """The receiver asks for (or retries would need) a longer wait than allowed: park the rest."""
 
 
 class _Transient(RuntimeError):
@@ -119,7 +127,9 @@ class WebhookDestination:
         self.max_retries = int(_number(destination, "max_retries", 5, 0))
         self.backoff_initial = _number(destination, "backoff_initial_seconds", 1.0, 0)
         self.backoff_max = _number(destination, "backoff_max_seconds", 60.0, 0)
-        self.max_retry_after = _number(destination, "max_retry_after_seconds", 300.0, 0)
+        self.max_retry_after = _number(destination, "max_retry_after_seconds", 60.0, 0)
+        self.max_wait = _number(destination, "max_wait_seconds", 300.0, 0)
+        self._waited = 0.0
         self.timeout = _number(destination, "timeout_seconds", 10.0, 0.1)
         self.headers = {str(k): str(v) for k, v in (destination.option("headers", {}) or {}).items()}
         self._sleep = sleep or time.sleep
@@ -134,11 +144,18 @@ class WebhookDestination:
     def deliver(self, changes: Sequence[Change], sink: Sink, current: Sequence[dict[str, Any]]) -> None:
         import httpx
 
+        self._waited = 0.0
         with httpx.Client(follow_redirects=False, timeout=self.timeout) as client:
             self._client = client
             try:
                 for start in range(0, len(changes), self.batch_size):
-                    self._deliver_batch(list(changes[start : start + self.batch_size]), sink)
+                    try:
+                        self._deliver_batch(list(changes[start : start + self.batch_size]), sink)
+                    except _GiveUp as giving_up:
+                        rest = list(changes[start:])
+                        self._log(f"{self.destination.name}: {giving_up}; {len(rest)} record(s) to the dead letters")
+                        sink.dead_lettered(rest, str(giving_up))
+                        return
             finally:
                 self._client = None
 
@@ -193,7 +210,18 @@ class WebhookDestination:
                     ) from None
                 delay = min(self.backoff_max, self.backoff_initial * 2 ** (attempt - 1))
                 if failure.retry_after is not None:
-                    delay = min(self.max_retry_after, failure.retry_after)
+                    if failure.retry_after > self.max_retry_after:
+                        raise _GiveUp(
+                            f"{failure}: the receiver asked to wait {failure.retry_after:.0f}s (Retry-After), more than "
+                            f"max_retry_after_seconds={self.max_retry_after:g}; the next sync retries"
+                        ) from None
+                    delay = failure.retry_after
+                if self._waited + delay > self.max_wait:
+                    raise _GiveUp(
+                        f"{failure}: waiting {delay:.0f}s more would exceed max_wait_seconds={self.max_wait:g} "
+                        f"for this destination; the next sync retries"
+                    ) from None
+                self._waited += delay
                 self._log(f"{self.destination.name}: {failure}; retry {attempt}/{self.max_retries} in {delay:.2f}s")
                 self._sleep(delay)
 
