@@ -272,3 +272,24 @@ def test_the_warehouse_lock_is_free_while_a_destination_is_waited_on(server, rec
     assert report.destination("crm_hook").sent == 6
     assert seen == ["free", "free", "free"]
     assert query(warehouse, "select count(*) from delivery.sync_state where status = 'open'") == [(6,)]
+
+
+def test_a_run_holding_the_lock_lets_writers_in_while_it_delivers(server, receiver, isolated_warehouse):
+    """`churnguard run` holds the lock for the whole run; its delivery step releases it meanwhile."""
+    from churnguard.defs.locking import WarehouseBusyError, holds_lock, read_holder, warehouse_lock
+
+    warehouse = write_marts(isolated_warehouse)
+    seen: list[str] = []
+
+    def probe() -> None:
+        try:
+            with warehouse_lock(warehouse, holder="probe", timeout=0):
+                seen.append("free")
+        except WarehouseBusyError:
+            seen.append("held")
+
+    receiver.on_request = probe
+    with warehouse_lock(warehouse, holder="churnguard run (test)"):
+        report = _sync(warehouse, _config(server.url))
+        assert holds_lock(warehouse) and "churnguard" in read_holder(warehouse)["what"]
+    assert report.destination("crm_hook").sent == 6 and seen == ["free"]

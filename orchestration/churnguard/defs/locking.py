@@ -16,6 +16,8 @@ also serialises everything else that writes the same file: a second Dagster inst
   `WarehouseBusyError` naming the holder. Nothing has been written at that point.
 - Re-entrant within a process: a step that runs inside ``churnguard run`` (which holds the
   lock for the whole run) does not deadlock on itself. Threads of one process take turns.
+- `lock_released` lets other writers in while a holder waits on something outside the
+  warehouse (a delivery destination), then takes the lock back.
 """
 
 from __future__ import annotations
@@ -108,6 +110,49 @@ def _try_flock(fd: int) -> bool:
         return False
 
 
+def _acquire_file(
+    warehouse: Path, path: Path, holder: str, started: float, timeout: float, on_wait: Callable[[str], None] | None
+) -> int:
+    """Open and ``flock`` the lock file (waiting up to ``timeout`` since ``started``); write who holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if not _try_flock(fd):
+            if on_wait is not None:
+                on_wait(
+                    f"waiting for the warehouse lock: {warehouse} is being written by "
+                    f"{describe_holder(read_holder(warehouse))}"
+                )
+            delay = 0.05
+            while True:
+                waited = time.monotonic() - started
+                if waited >= timeout:
+                    raise WarehouseBusyError(_busy_message(warehouse, read_holder(warehouse), waited, timeout))
+                time.sleep(min(delay, timeout - waited))
+                delay = min(delay * 2, POLL_SECONDS_MAX)
+                if _try_flock(fd):
+                    break
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "what": holder,
+            "since": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _release_file(fd: int) -> None:
+    try:
+        os.ftruncate(fd, 0)
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
 @contextmanager
 def warehouse_lock(
     warehouse: Path,
@@ -134,35 +179,7 @@ def warehouse_lock(
         raise WarehouseBusyError(_busy_message(warehouse, read_holder(warehouse), time.monotonic() - started, timeout))
     try:
         if state.depth == 0:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                if not _try_flock(fd):
-                    if on_wait is not None:
-                        on_wait(
-                            f"waiting for the warehouse lock: {warehouse} is being written by "
-                            f"{describe_holder(read_holder(warehouse))}"
-                        )
-                    delay = 0.05
-                    while True:
-                        waited = time.monotonic() - started
-                        if waited >= timeout:
-                            raise WarehouseBusyError(_busy_message(warehouse, read_holder(warehouse), waited, timeout))
-                        time.sleep(min(delay, timeout - waited))
-                        delay = min(delay * 2, POLL_SECONDS_MAX)
-                        if _try_flock(fd):
-                            break
-                info = {
-                    "pid": os.getpid(),
-                    "host": socket.gethostname(),
-                    "what": holder,
-                    "since": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                }
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
-            except BaseException:
-                os.close(fd)
-                raise
-            state.fd = fd
+            state.fd = _acquire_file(warehouse, path, holder, started, timeout, on_wait)
         state.depth += 1
         try:
             yield path
@@ -170,11 +187,7 @@ def warehouse_lock(
             state.depth -= 1
             if state.depth == 0 and state.fd is not None:
                 fd, state.fd = state.fd, None
-                try:
-                    os.ftruncate(fd, 0)
-                finally:
-                    fcntl.flock(fd, fcntl.LOCK_UN)
-                    os.close(fd)
+                _release_file(fd)
     finally:
         state.thread_lock.release()
 
@@ -183,3 +196,41 @@ def holds_lock(warehouse: Path) -> bool:
     """True when this process holds the warehouse lock (in any thread)."""
     state = _STATES.get(lock_path(warehouse))
     return bool(state and state.depth > 0)
+
+
+@contextmanager
+def lock_released(warehouse: Path, *, holder: str, timeout: float | None = None) -> Iterator[None]:
+    """Let other writers in for the ``with`` block although this thread holds the lock.
+
+    For work that writes nothing to the warehouse and may wait a long time (reaching a
+    delivery destination) inside a run that holds the lock throughout (``churnguard run``).
+    The lock is taken again afterwards, waiting like any writer (``timeout``). A no-op when
+    this thread does not hold the lock.
+    """
+    warehouse = Path(warehouse).expanduser().resolve()
+    path = lock_path(warehouse)
+    state = _STATES.get(path)
+    if state is None or state.depth == 0 or state.fd is None:
+        yield
+        return
+    depth = state.depth
+    released = 0
+    try:
+        for _ in range(depth):
+            state.thread_lock.release()
+            released += 1
+    except RuntimeError:  # held by another thread of this process: not ours to release
+        for _ in range(released):
+            state.thread_lock.acquire()
+        yield
+        return
+    fd, state.fd, state.depth = state.fd, None, 0
+    _release_file(fd)
+    try:
+        yield
+    finally:
+        timeout = config.lock_timeout_seconds() if timeout is None else max(0.0, float(timeout))
+        for _ in range(depth):
+            state.thread_lock.acquire()
+        state.fd = _acquire_file(warehouse, path, holder, time.monotonic(), timeout, None)
+        state.depth = depth

@@ -167,6 +167,18 @@ def _lock(warehouse: Path, holder: str, enabled: bool) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def _unlocked(warehouse: Path, holder: str, enabled: bool) -> Iterator[None]:
+    """Release a lock an enclosing run holds (``churnguard run``) while destinations are reached."""
+    if not enabled:
+        yield
+        return
+    from churnguard.defs.locking import lock_released
+
+    with lock_released(warehouse, holder=holder):
+        yield
+
+
 def _connect(warehouse: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     if not warehouse.exists():
         raise SyncError(f"no warehouse at {warehouse}: run `churnguard run` first")
@@ -430,13 +442,14 @@ def sync(
     # never blocks loads and builds. Their state is written when the lock is taken again.
     fields = [f.name for f in payload_fields(config.include_contact_email)]
     dead_dir = _dead_letter_dir(config, warehouse)
-    sinks = [
-        _deliver_destination(
-            warehouse, destination, d, current, known[destination.name], closed_dates, fields, run_id, dead_dir,
-            dry_run, log, sleep, full_resync, secrets,
-        )
-        for destination, d in zip(selected, report.destinations)
-    ]
+    with _unlocked(warehouse, f"churnguard sync (run {run_id[:8]})", lock and not dry_run):
+        sinks = [
+            _deliver_destination(
+                warehouse, destination, d, current, known[destination.name], closed_dates, fields, run_id, dead_dir,
+                dry_run, log, sleep, full_resync, secrets,
+            )
+            for destination, d in zip(selected, report.destinations)
+        ]
     if dry_run:
         return report
     with _lock(warehouse, f"churnguard sync (run {run_id[:8]}, recording)", lock):
