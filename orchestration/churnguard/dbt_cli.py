@@ -2,7 +2,9 @@
 
 dbt runs in a subprocess of the current interpreter (``python -m dbt.cli.main``), so
 the dbt that runs is always the one installed with churnguard, whatever is first on
-PATH, and each invocation starts with clean state.
+PATH, and each invocation starts with clean state. It inherits the warehouse lock the
+caller holds (`churnguard.defs.locking.held_lock_fds`): killing the caller does not free the
+lock while dbt still writes.
 
 | variable | default | meaning |
 |---|---|---|
@@ -60,12 +62,17 @@ def run_dbt(
     command += ["--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR)]
     if dbt_vars:
         command += ["--vars", json.dumps(dict(dbt_vars))]
+    from churnguard.defs.locking import held_lock_fds
+
     result = subprocess.run(
         command,
         cwd=settings.DBT_PROJECT_DIR,
         env=dbt_env(warehouse),
         capture_output=capture,
         text=True,
+        # dbt shares the warehouse lock: if this process dies (kill -9), the lock lasts as
+        # long as dbt writes, so the next writer waits instead of failing on DuckDB's lock.
+        pass_fds=held_lock_fds(),
     )
     if check and result.returncode != 0:
         tail = ""

@@ -16,6 +16,9 @@ also serialises everything else that writes the same file: a second Dagster inst
   `WarehouseBusyError` naming the holder. Nothing has been written at that point.
 - Re-entrant within a process: a step that runs inside ``churnguard run`` (which holds the
   lock for the whole run) does not deadlock on itself. Threads of one process take turns.
+- A child process that writes the warehouse (dbt) inherits the lock's file descriptor
+  (`held_lock_fds`), so a ``kill -9`` of the parent does not free the lock while dbt still
+  writes.
 - `lock_released` lets other writers in while a holder waits on something outside the
   warehouse (a delivery destination), then takes the lock back.
 """
@@ -234,3 +237,14 @@ def lock_released(warehouse: Path, *, holder: str, timeout: float | None = None)
             state.thread_lock.acquire()
         state.fd = _acquire_file(warehouse, path, holder, time.monotonic(), timeout, None)
         state.depth = depth
+
+
+def held_lock_fds() -> list[int]:
+    """File descriptors of the warehouse locks this process holds.
+
+    Pass them to a child process that writes the warehouse (``subprocess.run(...,
+    pass_fds=...)``): an ``flock`` belongs to the open file, so the lock then lasts until the
+    child exits too, even if this process is killed (``kill -9``) while the child writes.
+    """
+    with _STATES_GUARD:
+        return [state.fd for state in _STATES.values() if state.depth > 0 and state.fd is not None]
