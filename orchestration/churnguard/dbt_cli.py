@@ -62,7 +62,12 @@ def run_dbt(
     command += ["--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR)]
     if dbt_vars:
         command += ["--vars", json.dumps(dict(dbt_vars))]
-    from churnguard.defs.locking import held_lock_fds
+    from churnguard.defs.locking import held_lock_fds, retry_while_open_elsewhere
+
+    if warehouse.exists():  # a reader holding the file would make dbt fail: wait for it first
+        import duckdb
+
+        retry_while_open_elsewhere(lambda: duckdb.connect(str(warehouse)).close(), warehouse)
 
     result = subprocess.run(
         command,

@@ -224,8 +224,12 @@ def load(source_dir: Path | str, warehouse: Path | str | None = None, *, currenc
 
         load_id = uuid.uuid4().hex
         loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
+        from churnguard.defs.locking import WarehouseBusyError, retry_while_open_elsewhere  # imports dagster
+
         try:
-            _write.attach(con, wh)
+            retry_while_open_elsewhere(lambda: _write.attach(con, wh), wh)
+        except WarehouseBusyError as e:
+            raise LoadError([Problem("warehouse_unavailable", str(e), file=str(wh))], warnings, source_dir) from None
         except (duckdb.Error, OSError) as e:
             raise LoadError([Problem(
                 "warehouse_unavailable",

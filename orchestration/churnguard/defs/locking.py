@@ -19,6 +19,9 @@ also serialises everything else that writes the same file: a second Dagster inst
 - A child process that writes the warehouse (dbt) inherits the lock's file descriptor
   (`held_lock_fds`), so a ``kill -9`` of the parent does not free the lock while dbt still
   writes.
+- A reader holding the DuckDB file open (a BI tool, a notebook) blocks any writer; writers
+  open the file through `retry_while_open_elsewhere`, which waits with one message instead
+  of failing with DuckDB's error.
 - `lock_released` lets other writers in while a holder waits on something outside the
   warehouse (a delivery destination), then takes the lock back.
 """
@@ -28,18 +31,21 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import socket
+import sys
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
 
 from churnguard.defs import config
 
 POLL_SECONDS_MAX = 0.5
+T = TypeVar("T")
 
 
 class WarehouseBusyError(RuntimeError):
@@ -248,3 +254,57 @@ def held_lock_fds() -> list[int]:
     """
     with _STATES_GUARD:
         return [state.fd for state in _STATES.values() if state.depth > 0 and state.fd is not None]
+
+
+_CONFLICT = re.compile(r"Could not set lock on file|Conflicting lock is held")
+_HOLDER_PID = re.compile(r"held in (?P<program>\S+) \(PID (?P<pid>\d+)\)")
+
+
+def is_open_elsewhere(error: BaseException) -> bool:
+    """True when DuckDB refused the file because another process has it open."""
+    return _CONFLICT.search(str(error)) is not None
+
+
+def _who(error: BaseException) -> str:
+    match = _HOLDER_PID.search(str(error))
+    return f"pid {match['pid']} ({Path(match['program']).name})" if match else "another process"
+
+
+def retry_while_open_elsewhere(
+    action: Callable[[], T],
+    warehouse: Path,
+    *,
+    timeout: float | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> T:
+    """``action()`` (open or attach the warehouse for writing), retried while another
+    process (a DuckDB client, a BI tool, a notebook) holds the file open.
+
+    Waits up to ``timeout`` (``CHURNGUARD_LOCK_TIMEOUT``), telling ``on_wait`` once (default:
+    stderr) who holds it, then raises `WarehouseBusyError` with a message, never DuckDB's
+    traceback. Readers belong on a copy of the warehouse, or should close their connection.
+    """
+    timeout = config.lock_timeout_seconds() if timeout is None else max(0.0, float(timeout))
+    tell = on_wait or (lambda message: print(message, file=sys.stderr, flush=True))
+    started = time.monotonic()
+    delay = 0.1
+    told = False
+    while True:
+        try:
+            return action()
+        except Exception as error:
+            if not is_open_elsewhere(error):
+                raise
+            waited = time.monotonic() - started
+            if waited >= timeout:
+                raise WarehouseBusyError(
+                    f"The warehouse {warehouse} is held open by {_who(error)}. Gave up after waiting {waited:.0f}s "
+                    f"(CHURNGUARD_LOCK_TIMEOUT={timeout:g}). Nothing was written. Close that connection (readers "
+                    "should read a copy of the warehouse) or raise CHURNGUARD_LOCK_TIMEOUT."
+                ) from None
+            if not told:
+                tell(f"waiting for {_who(error)} to close the warehouse {warehouse} (DuckDB admits no writer while "
+                     "another process has the file open); readers should read a copy")
+                told = True
+            time.sleep(min(delay, max(0.0, timeout - waited)))
+            delay = min(delay * 2, 2.0)

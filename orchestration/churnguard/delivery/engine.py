@@ -182,8 +182,14 @@ def _unlocked(warehouse: Path, holder: str, enabled: bool) -> Iterator[None]:
 def _connect(warehouse: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     if not warehouse.exists():
         raise SyncError(f"no warehouse at {warehouse}: run `churnguard run` first")
+    from churnguard.defs.locking import WarehouseBusyError, retry_while_open_elsewhere
+
     try:
-        return duckdb.connect(str(warehouse), read_only=read_only)
+        if read_only:
+            return duckdb.connect(str(warehouse), read_only=True)
+        return retry_while_open_elsewhere(lambda: duckdb.connect(str(warehouse)), warehouse)
+    except WarehouseBusyError as error:
+        raise SyncError(str(error)) from None
     except duckdb.Error as error:
         raise SyncError(f"cannot open {warehouse} ({error}); is another process writing it?") from error
 
