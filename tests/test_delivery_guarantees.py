@@ -293,3 +293,62 @@ def test_a_run_holding_the_lock_lets_writers_in_while_it_delivers(server, receiv
         report = _sync(warehouse, _config(server.url))
         assert holds_lock(warehouse) and "churnguard" in read_holder(warehouse)["what"]
     assert report.destination("crm_hook").sent == 6 and seen == ["free"]
+
+
+# --- item 13: stale sources block delivery unless accepted with a reason -------------------
+
+
+def _raw_logins(warehouse, synced_hours_ago: float, source_dir: str = "/data/export") -> None:
+    from datetime import datetime, timedelta, timezone
+
+    import duckdb
+
+    synced = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(hours=synced_hours_ago)
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute("create schema if not exists raw_crm")
+        con.execute("create or replace table raw_crm.logins (login_id varchar, _synced_at timestamp)")
+        con.execute("insert into raw_crm.logins values ('L1', ?::timestamp - interval 5 day), ('L2', ?)", [synced, synced])
+        con.execute("create schema if not exists raw_meta")
+        con.execute("create or replace table raw_meta.load_log (load_id varchar, loaded_at timestamp, source_dir varchar, "
+                    "\"table\" varchar, file varchar, row_count bigint)")
+        con.execute("insert into raw_meta.load_log values ('x', now(), ?, 'crm.logins', 'crm__logins.csv', 2)", [source_dir])
+    finally:
+        con.close()
+
+
+def test_an_export_333_days_old_blocks_delivery_and_is_audited(tmp_path, isolated_warehouse, monkeypatch):
+    monkeypatch.delenv("CHURNGUARD_OVERRIDE_STALE_DATA", raising=False)
+    warehouse = write_marts(isolated_warehouse)
+    _raw_logins(warehouse, 333 * 24)
+    config = DeliveryConfig(destinations=(Destination("files", "files", {"directory": str(tmp_path / "out")}),))
+    report = _sync(warehouse, config)
+    assert report.blocked and report.destination("files").status == "blocked"
+    assert "source_freshness.source_is_fresh" in report.destination("files").error
+    assert "333.0 days ago" in report.format()
+    assert not (tmp_path / "out" / "alert_list.csv").exists()
+    assert query(warehouse, "select suite, kind, overridden from delivery.quality_failures") == [
+        ("source_freshness", "freshness", False)
+    ]
+    assert PASSED.suites == []  # the caller's gate result is not changed
+
+    accepted = _sync(warehouse, config, override_stale_reason="CRM export frozen during the migration")
+    assert accepted.destination("files").status == "success" and accepted.destination("files").sent == 6
+    assert query(warehouse, "select override_reason from delivery.sync_runs where status = 'success'") == [
+        ("stale sources: CRM export frozen during the migration",)
+    ]
+
+
+def test_warn_level_staleness_and_the_bundled_sample_do_not_block(tmp_path, isolated_warehouse, monkeypatch):
+    from churnguard import settings
+
+    monkeypatch.delenv("CHURNGUARD_OVERRIDE_STALE_DATA", raising=False)
+    warehouse = write_marts(isolated_warehouse)
+    config = DeliveryConfig(destinations=(Destination("files", "files", {"directory": str(tmp_path / "out")}),))
+    _raw_logins(warehouse, 48)  # logins: warn after 36 h, error after 72 h
+    report = _sync(warehouse, config)
+    assert report.destination("files").status == "success"
+    _raw_logins(warehouse, 333 * 24, source_dir=str(settings.SAMPLE_DATA_DIR))
+    report = _sync(warehouse, config)
+    assert report.destination("files").status == "success"
+    assert "crm.logins: newest row synced" in report.format() and "bundled sample: not enforced" in report.format()

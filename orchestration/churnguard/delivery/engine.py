@@ -38,6 +38,7 @@ Dry run: the gate and the diff run, nothing is sent and nothing is written.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from contextlib import contextmanager
@@ -61,6 +62,7 @@ from churnguard.delivery.payload import (
     payload_fields,
     payload_hash,
 )
+from churnguard.quality import freshness
 from churnguard.quality.result import GateResult
 
 ALERT_LIST_RELATION = "marts.current_alert_list"
@@ -128,7 +130,12 @@ class SyncReport:
     def format(self) -> str:
         mode = " (dry run: nothing sent)" if self.dry_run else ""
         lines = [f"Delivery summary, sync run {self.run_id[:8]}{mode}"]
-        if self.gate is not None and (not self.gate.passed or self.gate.volume_overridden):
+        if self.gate is not None and (
+            not self.gate.passed
+            or self.gate.volume_overridden
+            or (self.gate.stale_override_reason and self.gate.freshness_failures)
+            or any(s.warnings for s in self.gate.suites)
+        ):
             lines.append(self.gate.format())
         if self.alert_count is not None:
             lines.append(f"  alert list: {self.alert_count} open alerts")
@@ -148,7 +155,7 @@ class SyncReport:
                 if len(d.planned) > 10:
                     lines.append(f"      ... and {len(d.planned) - 10} more")
         if self.override_reason:
-            lines.append(f"  volume check override: {self.override_reason}")
+            lines.append(f"  override: {self.override_reason}")
         return "\n".join(lines)
 
 
@@ -380,6 +387,7 @@ def sync(
     override_volume_reason: str | None = None,
     retry_dead_letters: bool = False,
     full_resync: bool = False,
+    override_stale_reason: str | None = None,
     gate: GateResult | None = None,
     run_id: str | None = None,
     lock: bool = True,
@@ -403,6 +411,7 @@ def sync(
         emit(redact_text(message, secrets))
 
     override = (override_volume_reason or "").strip() or None
+    stale_reason = (override_stale_reason or "").strip() or freshness.override_from_env()
     report = SyncReport(
         run_id=run_id,
         dry_run=dry_run,
@@ -422,6 +431,14 @@ def sync(
             log(f"volume check overridden for sync run {run_id[:8]}: {override} ({len(gate.volume_failures)} failure(s))")
         con = _connect(warehouse, read_only=dry_run)
         try:
+            sources = freshness.freshness_suite(con)
+            if sources is not None:  # a copy: the caller's gate result is not changed
+                gate = dataclasses.replace(gate, suites=[*gate.suites, sources], stale_override_reason=stale_reason)
+                report.gate = gate
+                if gate.freshness_failures and stale_reason:
+                    log(f"stale sources accepted for sync run {run_id[:8]}: {stale_reason}")
+                    override = "; ".join(filter(None, [override, f"stale sources: {stale_reason}"]))
+                    report.override_reason = override
             if not dry_run:
                 state.ensure_schema(con)
                 state.record_quality_failures(con, run_id, gate)

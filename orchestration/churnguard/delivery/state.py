@@ -203,7 +203,7 @@ def record_history(
 
 def record_quality_failures(con: duckdb.DuckDBPyConnection, run_id: str, gate: Any) -> None:
     rows = []
-    overridden = bool(gate.override_reason)
+    overridden = {"volume": bool(gate.override_reason), "freshness": bool(getattr(gate, "stale_override_reason", None))}
     for failure in gate.failures:
         rows.append(
             (
@@ -217,7 +217,7 @@ def record_quality_failures(con: duckdb.DuckDBPyConnection, run_id: str, gate: A
                 None if failure.observed_value is None else json.dumps(failure.observed_value, default=str),
                 failure.description,
                 json.dumps(failure.sample_rows, default=str),
-                overridden and failure.kind == "volume",
+                overridden.get(failure.kind, False),
             )
         )
     if rows:
