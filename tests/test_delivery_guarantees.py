@@ -352,3 +352,37 @@ def test_warn_level_staleness_and_the_bundled_sample_do_not_block(tmp_path, isol
     report = _sync(warehouse, config)
     assert report.destination("files").status == "success"
     assert "crm.logins: newest row synced" in report.format() and "bundled sample: not enforced" in report.format()
+
+
+# --- item 18: include_contact_email works with the real alert mart ---------------------------
+
+
+def test_include_contact_email_reads_the_key_contact_when_the_mart_has_no_email_column(tmp_path, isolated_warehouse):
+    import csv
+
+    import duckdb
+
+    alerts = [{k: v for k, v in alert_row(i).items()} for i in (1, 2)]
+    warehouse = write_marts(isolated_warehouse, alerts)
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute("alter table marts.current_alert_list drop column key_contact_email")  # as the real mart
+        con.execute("create schema staging")
+        con.execute(
+            "create table staging.stg_crm__contacts as select * from (values "
+            "('c1', 'cust-0001', 'old@one.example', true, timestamp '2024-01-01', timestamp '2025-01-01'), "
+            "('c2', 'cust-0001', 'buyer@one.example', true, timestamp '2025-01-02', null), "
+            "('c3', 'cust-0001', 'user@one.example', false, timestamp '2025-06-01', null)"
+            ") as t(contact_id, customer_id, email, is_decision_maker, valid_from, valid_to)"
+        )
+    finally:
+        con.close()
+    config = DeliveryConfig(
+        destinations=(Destination("files", "files", {"directory": str(tmp_path / "out"), "formats": ["csv"]}),),
+        include_contact_email=True,
+    )
+    report = _sync(warehouse, config)
+    assert report.ok, report.format()
+    with open(tmp_path / "out" / "alert_list.csv", newline="") as handle:
+        emails = {row["customer_id"]: row["contact_email"] for row in csv.DictReader(handle)}
+    assert emails == {"cust-0001": "buyer@one.example", "cust-0002": ""}

@@ -56,6 +56,7 @@ from churnguard.delivery.permissions import apply_umask
 from churnguard.delivery.destinations.base import Change, DestinationUnavailable, build_adapter
 from churnguard.delivery.redact import destination_secrets, redact_text
 from churnguard.delivery.payload import (
+    CONTACT_EMAIL,
     build_payloads,
     closure_payload,
     idempotency_key,
@@ -67,6 +68,7 @@ from churnguard.quality.result import GateResult
 
 ALERT_LIST_RELATION = "marts.current_alert_list"
 EPISODES_RELATION = "marts.customer_alerts"
+CONTACTS_RELATION = "staging.stg_crm__contacts"
 
 
 class SyncError(RuntimeError):
@@ -220,7 +222,26 @@ def read_alert_list(con: duckdb.DuckDBPyConnection, include_contact_email: bool)
     cursor = con.execute(f"select * from {ALERT_LIST_RELATION}")
     names = [d[0] for d in cursor.description]
     rows = [dict(zip(names, row)) for row in cursor.fetchall()]
+    if include_contact_email and not set(CONTACT_EMAIL.sources) & set(names):
+        emails = read_key_contact_emails(con)
+        for row in rows:
+            row["key_contact_email"] = emails.get(str(row.get("customer_id")))
+        names.append("key_contact_email")
     return build_payloads(rows, names, include_contact_email)
+
+
+def read_key_contact_emails(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Customer -> e-mail of its current key contact (the decision maker whose role has not
+    ended, the most recent one), from ``staging.stg_crm__contacts``; empty when it is absent."""
+    columns = set(_relation_columns(con, CONTACTS_RELATION))
+    if not {"customer_id", "email", "is_decision_maker", "valid_to", "valid_from"} <= columns:
+        return {}
+    rows = con.execute(
+        f"select customer_id, email from {CONTACTS_RELATION} "
+        "where is_decision_maker and valid_to is null and email is not null "
+        "qualify row_number() over (partition by customer_id order by valid_from desc, email) = 1"
+    ).fetchall()
+    return {str(customer): email for customer, email in rows}
 
 
 def read_closed_dates(con: duckdb.DuckDBPyConnection, alert_ids: Sequence[str]) -> dict[str, Any]:
