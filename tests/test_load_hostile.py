@@ -111,3 +111,15 @@ def test_small_tables_may_shrink_freely(tmp_path, wh):
     data = valid_dataset()
     data["crm.logins"] = data["crm.logins"][:1]  # 3 rows -> 1: below CHURNGUARD_SHRINK_MIN_ROWS (100)
     assert load(write_csvs(tmp_path / "raw", data), wh).tables["crm.logins"].rows == 1
+
+
+# --- item 17: control characters in rejected values are shown escaped ------------------------
+
+
+def test_escape_sequences_in_a_rejected_value_are_printed_escaped(tmp_path, wh):
+    data = valid_dataset()
+    data["crm.logins"][0]["session_seconds"] = "\x1b[2J\x1b[31mRED\x1b[0m\x07"
+    err = bad_load(write_csvs(tmp_path / "raw", data), wh)
+    text = str(err)
+    assert "\x1b" not in text and "\x07" not in text
+    assert "\\x1b[2J\\x1b[31mRED\\x1b[0m\\x07" in text
