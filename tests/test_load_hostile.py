@@ -123,3 +123,37 @@ def test_escape_sequences_in_a_rejected_value_are_printed_escaped(tmp_path, wh):
     text = str(err)
     assert "\x1b" not in text and "\x07" not in text
     assert "\\x1b[2J\\x1b[31mRED\\x1b[0m\\x07" in text
+
+
+# --- items 14, 15: impossible offsets and ancient dates ---------------------------------------
+
+
+@pytest.mark.parametrize("value", ["2025-05-01T08:00:00+25:00", "2025-05-01T08:00:00+99:99", "2025-05-01T08:00:00-13:60"])
+def test_timestamp_offsets_out_of_range_are_rejected(value, tmp_path, wh):
+    data = valid_dataset()
+    data["crm.logins"][1]["logged_in_at"] = value
+    problem = find(bad_load(write_csvs(tmp_path / "raw", data), wh), "type", "crm__logins.csv", "logged_in_at")
+    assert problem.rows == [3]
+
+
+def test_real_offsets_still_load(tmp_path):
+    from churnguard.loader import load
+
+    data = valid_dataset()
+    data["crm.logins"][0]["logged_in_at"] = "2025-05-01T08:00:00+14:00"
+    data["crm.logins"][1]["logged_in_at"] = "2025-05-01T08:00:00-0930"
+    report = load(write_csvs(tmp_path / "raw", data), tmp_path / "wh.duckdb")
+    assert report.tables["crm.logins"].rows == 4
+
+
+def test_ancient_dates_are_rejected_before_the_history_start(tmp_path, wh, monkeypatch):
+    data = valid_dataset()
+    data["crm.logins"][0]["logged_in_at"] = "0001-01-01T00:00:00Z"
+    data["crm.interactions"][1]["occurred_at"] = "1900-01-01T00:00:00Z"
+    err = bad_load(write_csvs(tmp_path / "raw", data), wh)
+    login = find(err, "before_history_start", "crm__logins.csv", "logged_in_at")
+    assert login.rows == [2] and "history start" in login.message
+    assert find(err, "before_history_start", "crm__interactions.csv", "occurred_at").rows == [3]
+    monkeypatch.setenv("CHURNGUARD_HISTORY_START", "1899-01-01")  # 1900 is now allowed, year 1 is not
+    err = bad_load(write_csvs(tmp_path / "raw2", data), wh)
+    assert [p.file for p in err.problems if p.rule == "before_history_start"] == ["crm__logins.csv"]

@@ -37,6 +37,9 @@ Decisions (see the project's DECISIONS.md):
   skew between source systems); dates at most today (UTC). Scheduled columns
   (`checks.FUTURE_ALLOWED`: invoice due dates, subscription end and renewal) may be
   in the future.
+- Past: no date or timestamp before the history start (``CHURNGUARD_HISTORY_START``,
+  default 20 years before today): placeholders such as 0001-01-01 are rejected instead of
+  stretching the calendar and every KPI series back to year 1.
 - Empty strings are nulls (CSV cannot tell them apart); currency codes are compared
   and stored trimmed and upper-cased (Stripe exports ``usd``); decimals are rounded
   to 2 places.
@@ -57,7 +60,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
@@ -124,6 +127,25 @@ def shrink_problems(con, staged: list[StagedTable], *, max_share: float | None =
     return problems
 
 
+DEFAULT_HISTORY_YEARS = 20
+
+
+def history_start(today: date) -> date:
+    """The earliest date a raw row may carry: ``CHURNGUARD_HISTORY_START`` (YYYY-MM-DD), else
+    20 years before ``today``. One row dated 0001-01-01 would otherwise widen the warehouse
+    clock, the calendar and every KPI series back to year 1."""
+    raw = os.environ.get("CHURNGUARD_HISTORY_START", "").strip()
+    if raw:
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            raise ValueError(f"CHURNGUARD_HISTORY_START={raw!r} is not a date YYYY-MM-DD") from None
+    try:
+        return today.replace(year=today.year - DEFAULT_HISTORY_YEARS)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year - DEFAULT_HISTORY_YEARS, day=28)
+
+
 def _allow_shrink_from_env() -> bool:
     return os.environ.get("CHURNGUARD_ALLOW_SHRINK", "").strip().lower() in ("1", "true", "yes")
 
@@ -174,7 +196,7 @@ def _validate(con, source_dir: Path, currency: str | None, now: datetime | None,
                else now or datetime.now(timezone.utc).replace(tzinfo=None))
     s = Settings(currency=(currency or settings.reporting_currency()).strip().upper(),
                  now=now_utc + tolerance, tolerance_text=_tolerance_text(tolerance),
-                 today=now_utc.date())
+                 today=now_utc.date(), history_start=history_start(now_utc.date()))
 
     sources, found, warns = discover(source_dir)
     problems += found

@@ -47,6 +47,7 @@ class Settings:
     now: datetime  # naive UTC
     tolerance_text: str
     today: date
+    history_start: date | None = None  # earlier dates and timestamps are rejected
 
 
 def _fmt_num(v: float) -> str:
@@ -117,6 +118,12 @@ def row_checks(st: StagedTable, s: Settings) -> list[Check]:
             elif col.type == "date":
                 checks.append(Check("future", col.name, f"{v} > DATE '{s.today.isoformat()}'",
                                     f"date in the future (after today, {s.today.isoformat()} UTC)", raw))
+        if s.history_start is not None and col.type in ("timestamp", "date"):
+            floor = f"{'TIMESTAMP' if col.type == 'timestamp' else 'DATE'} '{s.history_start.isoformat()}'"
+            checks.append(Check(
+                "before_history_start", col.name, f"{v} < {floor}",
+                f"{col.type} before the history start {s.history_start.isoformat()} (CHURNGUARD_HISTORY_START; "
+                "default 20 years before today): a placeholder or corrupt value such as 0001-01-01 or 1900-01-01", raw))
         if is_currency(col):
             checks.append(Check(
                 "currency", col.name, f"{v} IS NOT NULL AND {v} <> {sql_str(s.currency)}",
