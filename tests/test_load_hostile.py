@@ -157,3 +157,32 @@ def test_ancient_dates_are_rejected_before_the_history_start(tmp_path, wh, monke
     monkeypatch.setenv("CHURNGUARD_HISTORY_START", "1899-01-01")  # 1900 is now allowed, year 1 is not
     err = bad_load(write_csvs(tmp_path / "raw2", data), wh)
     assert [p.file for p in err.problems if p.rule == "before_history_start"] == ["crm__logins.csv"]
+
+
+# --- item 16: a re-exported row with a later _synced_at is the contract's normal case ---------
+
+
+def test_a_re_exported_row_with_a_later_synced_at_loads(tmp_path):
+    import duckdb
+
+    from churnguard.loader import load
+
+    data = valid_dataset()
+    data["crm.accounts"].append(dict(data["crm.accounts"][0], account_name="Acme Corp (renamed)",
+                                     _synced_at="2025-06-02T03:00:00Z"))
+    warehouse = tmp_path / "wh.duckdb"
+    assert load(write_csvs(tmp_path / "raw", data), warehouse).tables["crm.accounts"].rows == 4
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        rows = con.execute("select account_name from raw_crm.accounts where account_id = 'A1' order by _synced_at").fetchall()
+    finally:
+        con.close()
+    assert rows == [("Acme Corp",), ("Acme Corp (renamed)",)]  # staging keeps the latest
+
+
+def test_equal_keys_with_equal_synced_at_are_still_duplicates(tmp_path, wh):
+    data = valid_dataset()
+    data["crm.accounts"].append(dict(data["crm.accounts"][0], account_name="Acme again"))
+    data["crm.accounts"].append(dict(data["crm.accounts"][1], _synced_at="2025-06-02T03:00:00Z"))  # A2: fine
+    problem = find(bad_load(write_csvs(tmp_path / "raw", data), wh), "duplicate_key", "crm__accounts.csv", "account_id")
+    assert problem.rows == [2, 5] and "1 value occurs more than once with the same _synced_at" in problem.message
