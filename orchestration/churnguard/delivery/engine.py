@@ -586,6 +586,15 @@ def _reconcile(adapter, known: dict[str, state.StateRow], current, report: Desti
     return fixed
 
 
+def _still_parked(records: list[dict[str, Any]], known: dict[str, state.StateRow]) -> list[dict[str, Any]]:
+    """The dead-letter records that are still the destination's latest version of their alert."""
+    return [
+        r
+        for r in records
+        if (row := known.get(r["alert_id"])) is not None and row.status == "dead_letter" and row.payload_hash == r["payload_hash"]
+    ]
+
+
 def _settle_dead_letters(con, dead_dir: Path, name: str, report: DestinationReport) -> None:
     """Keep in the dead-letter file only what is still parked; count it in ``report.parked``.
 
@@ -594,11 +603,7 @@ def _settle_dead_letters(con, dead_dir: Path, name: str, report: DestinationRepo
     """
     known = state.load_state(con, name)
     records = deadletter.read(dead_dir, name)
-    live = [
-        r
-        for r in records
-        if (row := known.get(r["alert_id"])) is not None and row.status == "dead_letter" and row.payload_hash == r["payload_hash"]
-    ]
+    live = _still_parked(records, known)
     if len(live) != len(records):
         deadletter.rewrite(dead_dir, name, live)
     report.parked = sum(1 for row in known.values() if row.status == "dead_letter")
@@ -616,13 +621,7 @@ def _replay(warehouse, config, selected, report, log, sleep, secrets=()) -> Sync
             started_at, started = state.utcnow(), time.perf_counter()
             records = deadletter.read(dead_dir, destination.name)
             known = state.load_state(con, destination.name)
-            live = [
-                r
-                for r in records
-                if (row := known.get(r["alert_id"])) is not None
-                and row.status == "dead_letter"
-                and row.payload_hash == r["payload_hash"]
-            ]
+            live = _still_parked(records, known)
             dropped = len(records) - len(live)
             if dropped:
                 log(f"{destination.name}: {dropped} dead letter(s) superseded by newer versions, dropped")
