@@ -253,20 +253,24 @@ def test_the_total_wait_per_destination_is_capped(server, receiver, isolated_war
     assert (result.status, result.dead_lettered) == ("partial", 6)
 
 
-def test_the_warehouse_lock_is_free_while_a_destination_is_waited_on(server, receiver, isolated_warehouse):
+def _lock_probe(warehouse, seen: list[str]):
+    """Another writer (a load) trying the lock while the receiver answers: 'free' or 'held'."""
     from churnguard.defs.locking import WarehouseBusyError, warehouse_lock
 
-    warehouse = write_marts(isolated_warehouse)
-    seen: list[str] = []
-
-    def probe() -> None:  # another writer (a load) trying the lock while the receiver answers
+    def probe() -> None:
         try:
             with warehouse_lock(warehouse, holder="probe", timeout=0):
                 seen.append("free")
         except WarehouseBusyError:
             seen.append("held")
 
-    receiver.on_request = probe
+    return probe
+
+
+def test_the_warehouse_lock_is_free_while_a_destination_is_waited_on(server, receiver, isolated_warehouse):
+    warehouse = write_marts(isolated_warehouse)
+    seen: list[str] = []
+    receiver.on_request = _lock_probe(warehouse, seen)
     receiver.script = [(503, {}), (503, {})]
     report = _sync(warehouse, _config(server.url))
     assert report.destination("crm_hook").sent == 6
@@ -276,19 +280,11 @@ def test_the_warehouse_lock_is_free_while_a_destination_is_waited_on(server, rec
 
 def test_a_run_holding_the_lock_lets_writers_in_while_it_delivers(server, receiver, isolated_warehouse):
     """`churnguard run` holds the lock for the whole run; its delivery step releases it meanwhile."""
-    from churnguard.defs.locking import WarehouseBusyError, holds_lock, read_holder, warehouse_lock
+    from churnguard.defs.locking import holds_lock, read_holder, warehouse_lock
 
     warehouse = write_marts(isolated_warehouse)
     seen: list[str] = []
-
-    def probe() -> None:
-        try:
-            with warehouse_lock(warehouse, holder="probe", timeout=0):
-                seen.append("free")
-        except WarehouseBusyError:
-            seen.append("held")
-
-    receiver.on_request = probe
+    receiver.on_request = _lock_probe(warehouse, seen)
     with warehouse_lock(warehouse, holder="churnguard run (test)"):
         report = _sync(warehouse, _config(server.url))
         assert holds_lock(warehouse) and "churnguard" in read_holder(warehouse)["what"]
