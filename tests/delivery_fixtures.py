@@ -229,6 +229,8 @@ class Receiver:
     accepted: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Idempotency key -> records, for every batch applied (dedupe log)."""
     duplicates: list[str] = field(default_factory=list)
+    on_request: Any = None
+    """Called (no arguments) in the server thread before a POST is answered."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def applied_records(self) -> list[dict[str, Any]]:
@@ -280,10 +282,14 @@ def _handler(receiver: Receiver, server: WebhookServer) -> type[BaseHTTPRequestH
 
         def do_POST(self) -> None:  # noqa: N802
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            if receiver.on_request is not None:
+                receiver.on_request()
             key = self.headers.get("Idempotency-Key", "")
             records = body.get("records", [])
             with receiver.lock:
-                receiver.requests.append({"key": key, "body": body, "time": time.monotonic()})
+                receiver.requests.append(
+                    {"key": key, "body": body, "time": time.monotonic(), "method": "POST", "headers": dict(self.headers)}
+                )
                 count = len(receiver.requests)
                 dying = receiver.die_after is not None and count == receiver.die_after + 1
                 if dying:
@@ -309,5 +315,13 @@ def _handler(receiver: Receiver, server: WebhookServer) -> type[BaseHTTPRequestH
                     receiver.accepted[key] = records
                     duplicate = False
             self._reply(200, body={"ok": True, "duplicate": duplicate})
+
+        def do_GET(self) -> None:  # noqa: N802  (where a followed redirect would arrive)
+            with receiver.lock:
+                receiver.requests.append(
+                    {"key": self.headers.get("Idempotency-Key", ""), "body": None, "time": time.monotonic(),
+                     "method": "GET", "headers": dict(self.headers)}
+                )
+            self._reply(200, body={"ok": True})
 
     return Handler

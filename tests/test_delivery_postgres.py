@@ -144,3 +144,52 @@ def test_contact_email_only_when_configured(postgres, table, isolated_warehouse)
     _sync(warehouse, config)
     with psycopg.connect(postgres.dsn) as conn:
         assert conn.execute(f"select contact_email from {table}").fetchone()[0] == "buyer1@customer1.example"
+
+
+def test_a_truncated_table_is_refilled_including_closed_rows(postgres, table, isolated_warehouse):
+    warehouse = write_marts(isolated_warehouse)
+    config = _config(postgres.dsn, table)
+    _sync(warehouse, config)
+    alerts = default_alerts()
+    leaving = alerts.pop(1)
+    write_marts(warehouse, alerts, closed=[{**leaving, "closed_date": "2025-12-31"}])
+    _sync(warehouse, config)
+    with psycopg.connect(postgres.dsn) as conn:
+        conn.execute(f"truncate {table}")
+    report = _sync(warehouse, config)
+    result = report.destination("crm_db")
+    assert (result.status, result.sent, result.closed, result.unchanged, result.repaired) == ("success", 5, 1, 0, 6)
+    assert "6 of them re-sent" in report.format()
+    rows = _rows(postgres.dsn, table)
+    assert sorted(rows) == [f"alert-{i:04d}" for i in range(1, 7)]
+    assert (rows[leaving["alert_id"]]["status"], str(rows[leaving["alert_id"]]["closed_date"])) == ("closed", "2025-12-31")
+    again = _sync(warehouse, config).destination("crm_db")
+    assert (again.sent, again.closed, again.unchanged, again.repaired) == (0, 0, 5, 0)
+
+
+def test_a_dropped_table_is_recreated_and_a_deleted_row_sent_again(postgres, table, isolated_warehouse):
+    warehouse = write_marts(isolated_warehouse)
+    config = _config(postgres.dsn, table)
+    _sync(warehouse, config)
+    with psycopg.connect(postgres.dsn) as conn:
+        conn.execute(f"drop table {table}")
+    result = _sync(warehouse, config).destination("crm_db")
+    assert (result.status, result.sent, result.repaired) == ("success", 6, 6)
+    assert len(_rows(postgres.dsn, table)) == 6
+    with psycopg.connect(postgres.dsn) as conn:
+        conn.execute(f"delete from {table} where alert_id = 'alert-0004'")
+        conn.execute(f"update {table} set payload_hash = 'edited' where alert_id = 'alert-0005'")
+    result = _sync(warehouse, config).destination("crm_db")
+    assert (result.sent, result.unchanged, result.repaired) == (2, 4, 2)
+    rows = _rows(postgres.dsn, table)
+    assert len(rows) == 6 and rows["alert-0004"]["health_score"] == 70
+
+
+def test_full_resync_sends_every_open_alert_and_leaves_equal_rows_untouched(postgres, table, isolated_warehouse):
+    warehouse = write_marts(isolated_warehouse)
+    config = _config(postgres.dsn, table)
+    _sync(warehouse, config)
+    before = _rows(postgres.dsn, table)
+    result = _sync(warehouse, config, full_resync=True).destination("crm_db")
+    assert (result.status, result.sent, result.unchanged) == ("success", 6, 0)
+    assert _rows(postgres.dsn, table) == before  # same content: the upserts changed nothing

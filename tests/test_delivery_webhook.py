@@ -113,10 +113,11 @@ def test_permanently_rejected_record_lands_in_dead_letters_and_replays(server, r
     assert [(r["alert_id"], r["action"]) for r in letters] == [("alert-0003", "open")]
     assert "HTTP 400" in letters[0]["error"]
 
-    # A normal rerun does not hammer the receiver with the parked record.
+    # A normal rerun tries the parked record once more (one request), and it stays parked.
     requests = len(receiver.requests)
-    assert _sync(warehouse, _config(server.url)).destination("crm_hook").sent == 0
-    assert len(receiver.requests) == requests
+    rerun = _sync(warehouse, _config(server.url)).destination("crm_hook")
+    assert (rerun.sent, rerun.dead_lettered, rerun.parked) == (0, 1, 1)
+    assert len(receiver.requests) == requests + 1
 
     receiver.reject_alerts = set()
     replay = _sync(warehouse, _config(server.url), retry_dead_letters=True).destination("crm_hook")

@@ -73,7 +73,14 @@ def test_failing_check_blocks_the_delivery_asset(isolated_warehouse, instance):
     materialized = {e.asset_key for e in second.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
     assert DELIVERY_ASSET not in materialized
     assert snapshot.read_bytes() == before
-    assert query(isolated_warehouse, "select count(distinct run_id) from delivery.sync_runs") == [(1,)]
+    # The block leaves the same trace as `churnguard sync`: a blocked row, the failures, the history.
+    assert query(isolated_warehouse, "select status, sent, error like '%expect_column_values_to_be_unique%' "
+                 "from delivery.sync_runs where run_id = ?", [second.run_id]) == [("blocked", 0, True)]
+    failures = query(isolated_warehouse, "select suite, expectation from delivery.quality_failures where run_id = ?",
+                     [second.run_id])
+    assert ("current_alert_list", "expect_column_values_to_be_unique") in failures
+    assert query(isolated_warehouse, "select alert_count, gate_passed, delivered from delivery.alert_list_history "
+                 "where run_id = ?", [second.run_id]) == [(7, False, False)]
 
 
 def test_volume_override_tag_delivers_and_is_logged(isolated_warehouse, instance):

@@ -58,7 +58,7 @@ def _cmd_load(args: argparse.Namespace) -> int:
             print(f"{args.directory}: every raw table passes the contract (nothing was loaded).")
             return 0
         with _writer_lock(warehouse, f"churnguard load {args.directory}"):
-            report = load(Path(args.directory), warehouse)
+            report = load(Path(args.directory), warehouse, allow_shrink=args.allow_shrink or None)
     except WarehouseBusyError as error:
         print(str(error), file=sys.stderr)
         return 3
@@ -242,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     ld = sub.add_parser("load", help="validate a folder of raw files and load it (all or nothing)")
     ld.add_argument("directory")
     ld.add_argument("--check", action="store_true", help="only validate; do not touch the warehouse")
+    ld.add_argument("--allow-shrink", action="store_true",
+                    help="accept tables that lose more than CHURNGUARD_MAX_SHRINK_SHARE (50%%) of their rows")
     ld.set_defaults(func=_cmd_load)
 
     build = sub.add_parser("build", help="dbt seed + build the warehouse models and tests")

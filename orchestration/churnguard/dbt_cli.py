@@ -2,7 +2,9 @@
 
 dbt runs in a subprocess of the current interpreter (``python -m dbt.cli.main``), so
 the dbt that runs is always the one installed with churnguard, whatever is first on
-PATH, and each invocation starts with clean state.
+PATH, and each invocation starts with clean state. It inherits the warehouse lock the
+caller holds (`churnguard.defs.locking.held_lock_fds`): killing the caller does not free the
+lock while dbt still writes.
 
 | variable | default | meaning |
 |---|---|---|
@@ -51,18 +53,31 @@ def run_dbt(
     returned instead of streamed. Raises :class:`DbtError` when dbt fails and
     ``check`` is true.
     """
+    from churnguard.delivery.permissions import apply_umask
+
+    apply_umask()  # dbt inherits it: the tables it writes hold customer data
     warehouse = Path(warehouse or settings.warehouse_path())
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "dbt.cli.main", *args]
     command += ["--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR)]
     if dbt_vars:
         command += ["--vars", json.dumps(dict(dbt_vars))]
+    from churnguard.defs.locking import held_lock_fds, retry_while_open_elsewhere
+
+    if warehouse.exists():  # a reader holding the file would make dbt fail: wait for it first
+        import duckdb
+
+        retry_while_open_elsewhere(lambda: duckdb.connect(str(warehouse)).close(), warehouse)
+
     result = subprocess.run(
         command,
         cwd=settings.DBT_PROJECT_DIR,
         env=dbt_env(warehouse),
         capture_output=capture,
         text=True,
+        # dbt shares the warehouse lock: if this process dies (kill -9), the lock lasts as
+        # long as dbt writes, so the next writer waits instead of failing on DuckDB's lock.
+        pass_fds=held_lock_fds(),
     )
     if check and result.returncode != 0:
         tail = ""

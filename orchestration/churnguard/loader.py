@@ -37,26 +37,37 @@ Decisions (see the project's DECISIONS.md):
   skew between source systems); dates at most today (UTC). Scheduled columns
   (`checks.FUTURE_ALLOWED`: invoice due dates, subscription end and renewal) may be
   in the future.
+- Past: no date or timestamp before the history start (``CHURNGUARD_HISTORY_START``,
+  default 20 years before today): placeholders such as 0001-01-01 are rejected instead of
+  stretching the calendar and every KPI series back to year 1.
 - Empty strings are nulls (CSV cannot tell them apart); currency codes are compared
   and stored trimmed and upper-cased (Stripe exports ``usd``); decimals are rounded
   to 2 places.
 - Types in the warehouse: string VARCHAR, integer BIGINT, decimal DECIMAL(18,2),
   boolean BOOLEAN, timestamp TIMESTAMP (naive UTC), date DATE.
+- Shrink guard: a table that would lose more than ``CHURNGUARD_MAX_SHRINK_SHARE`` (default
+  0.5) of the rows the warehouse holds, when it holds at least ``CHURNGUARD_SHRINK_MIN_ROWS``
+  (default 100), is rejected (``table_shrank``) unless the load is confirmed with
+  ``allow_shrink`` (``churnguard load --allow-shrink``, or ``CHURNGUARD_ALLOW_SHRINK=1`` for
+  ``churnguard run``). A header-only export of a large table is almost always a broken
+  export, and replacing the table would half-rebuild the marts.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
 
 from churnguard import settings
 from churnguard.contract import tables_in_load_order
+from churnguard.delivery.permissions import apply_umask, tighten
 
 from .loading.checks import FUTURE_ALLOWED, Settings, check_references, check_table
 from .loading.discovery import discover
@@ -70,6 +81,73 @@ __all__ = [
 ]
 
 FUTURE_TOLERANCE = timedelta(hours=1)
+DEFAULT_MAX_SHRINK_SHARE = 0.5
+DEFAULT_SHRINK_MIN_ROWS = 100
+
+
+def _env_number(name: str, default: float, low: float, high: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise ValueError(f"{name}={raw!r} must be between {low:g} and {high:g}")
+    return value
+
+
+def shrink_problems(con, staged: list[StagedTable], *, max_share: float | None = None,
+                    min_rows: int | None = None) -> list[Problem]:
+    """Tables of ``staged`` that would lose more than ``max_share`` of the rows the attached warehouse holds."""
+    max_share = _env_number("CHURNGUARD_MAX_SHRINK_SHARE", DEFAULT_MAX_SHRINK_SHARE, 0, 1) if max_share is None else max_share
+    min_rows = int(_env_number("CHURNGUARD_SHRINK_MIN_ROWS", DEFAULT_SHRINK_MIN_ROWS, 0, 1e18)) if min_rows is None else min_rows
+    existing = {
+        (schema, name)
+        for schema, name in con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ?", [_write.ALIAS]
+        ).fetchall()
+    }
+    problems = []
+    for st in staged:
+        t = st.table
+        if (t.raw_schema, t.name) not in existing:
+            continue
+        before = con.execute(f"SELECT count(*) FROM {_write.relation(t)}").fetchone()[0]
+        if before < max(min_rows, 1) or st.rows >= before * (1 - max_share):
+            continue
+        problems.append(Problem(
+            "table_shrank",
+            f"{st.rows:,} rows would replace the {before:,} the warehouse holds "
+            f"({(before - st.rows) / before:.0%} fewer; at most {max_share:.0%} allowed, CHURNGUARD_MAX_SHRINK_SHARE). "
+            "A header-only or truncated export? If the table really shrank, load with --allow-shrink "
+            "(CHURNGUARD_ALLOW_SHRINK=1 for churnguard run)",
+            file=st.source.entry, table=t.qualified_name, list_rows=False))
+    return problems
+
+
+DEFAULT_HISTORY_YEARS = 20
+
+
+def history_start(today: date) -> date:
+    """The earliest date a raw row may carry: ``CHURNGUARD_HISTORY_START`` (YYYY-MM-DD), else
+    20 years before ``today``. One row dated 0001-01-01 would otherwise widen the warehouse
+    clock, the calendar and every KPI series back to year 1."""
+    raw = os.environ.get("CHURNGUARD_HISTORY_START", "").strip()
+    if raw:
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            raise ValueError(f"CHURNGUARD_HISTORY_START={raw!r} is not a date YYYY-MM-DD") from None
+    try:
+        return today.replace(year=today.year - DEFAULT_HISTORY_YEARS)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year - DEFAULT_HISTORY_YEARS, day=28)
+
+
+def _allow_shrink_from_env() -> bool:
+    return os.environ.get("CHURNGUARD_ALLOW_SHRINK", "").strip().lower() in ("1", "true", "yes")
 
 
 def _tolerance_text(tol: timedelta) -> str:
@@ -118,7 +196,7 @@ def _validate(con, source_dir: Path, currency: str | None, now: datetime | None,
                else now or datetime.now(timezone.utc).replace(tzinfo=None))
     s = Settings(currency=(currency or settings.reporting_currency()).strip().upper(),
                  now=now_utc + tolerance, tolerance_text=_tolerance_text(tolerance),
-                 today=now_utc.date())
+                 today=now_utc.date(), history_start=history_start(now_utc.date()))
 
     sources, found, warns = discover(source_dir)
     problems += found
@@ -142,18 +220,22 @@ def _validate(con, source_dir: Path, currency: str | None, now: datetime | None,
 
 
 def load(source_dir: Path | str, warehouse: Path | str | None = None, *, currency: str | None = None,
-         now: datetime | None = None, future_tolerance: timedelta = FUTURE_TOLERANCE) -> LoadReport:
+         now: datetime | None = None, future_tolerance: timedelta = FUTURE_TOLERANCE,
+         allow_shrink: bool | None = None) -> LoadReport:
     """Validate every raw file in ``source_dir``, then replace the raw tables in ``warehouse``.
 
     ``warehouse`` defaults to `settings.warehouse_path()` (parent folders are created);
     ``currency`` overrides `settings.reporting_currency()`; ``now`` (default: the
-    clock) and ``future_tolerance`` define "in the future".
+    clock) and ``future_tolerance`` define "in the future". ``allow_shrink`` (default:
+    ``CHURNGUARD_ALLOW_SHRINK``) lets tables lose more than the allowed share of their rows.
 
     Raises `LoadError` listing every problem; then the warehouse is unchanged.
     """
     started = time.monotonic()
+    apply_umask()
     source_dir = Path(source_dir).expanduser().resolve()
     wh = Path(warehouse).expanduser().resolve() if warehouse is not None else settings.warehouse_path()
+    tighten(wh, wh.with_name(wh.name + ".wal"))
     tmp = tempfile.mkdtemp(prefix="churnguard-load-")
     con = None
     try:
@@ -164,14 +246,22 @@ def load(source_dir: Path | str, warehouse: Path | str | None = None, *, currenc
 
         load_id = uuid.uuid4().hex
         loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
+        from churnguard.defs.locking import WarehouseBusyError, retry_while_open_elsewhere  # imports dagster
+
         try:
-            _write.attach(con, wh)
+            retry_while_open_elsewhere(lambda: _write.attach(con, wh), wh)
+        except WarehouseBusyError as e:
+            raise LoadError([Problem("warehouse_unavailable", str(e), file=str(wh))], warnings, source_dir) from None
         except (duckdb.Error, OSError) as e:
             raise LoadError([Problem(
                 "warehouse_unavailable",
                 f"cannot open the warehouse: {e} (close other connections to it first: dbt, Dagster, "
                 f"a notebook or another duckdb.connect() on that file)", file=str(wh))],
                 warnings, source_dir) from e
+        if not (_allow_shrink_from_env() if allow_shrink is None else allow_shrink):
+            shrunk = shrink_problems(con, staged)
+            if shrunk:
+                raise LoadError(shrunk, warnings, source_dir)
         try:
             _write.write_snapshot(con, staged, load_id=load_id, loaded_at=loaded_at, source_dir=source_dir)
         except Exception as e:

@@ -202,7 +202,10 @@ def run_pipeline(data_dir: Path | None, warehouse: Path, *, full_refresh: bool =
     from churnguard.defs.raw import RAW_ASSETS_NAME
     from churnguard.defs.runner import dbt_output_log, run_nightly_once
 
+    from churnguard.delivery.permissions import apply_umask
+
     started = time.perf_counter()
+    apply_umask()  # warehouse, Data Docs, dead letters, deliveries: owner-only (CHURNGUARD_UMASK)
     warehouse = Path(warehouse).expanduser().resolve()
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     os.environ["CHURNGUARD_WAREHOUSE"] = str(warehouse)  # dbt's profile and every step read it

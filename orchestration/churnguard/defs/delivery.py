@@ -9,6 +9,9 @@
 - A destination that fails fails the asset (so the run-failure sensor reports it); the
   others are still delivered and everything is in the audit table.
 - The volume override is the run tag ``churnguard/override_volume_check=<reason>``.
+- Source freshness is checked by the sync (`churnguard.quality.freshness`): a raw table older
+  than its error threshold blocks the delivery unless the run has the tag
+  ``churnguard/override_stale_data=<reason>`` (or ``CHURNGUARD_OVERRIDE_STALE_DATA`` is set).
 
 Merge with `delivery_definitions` (see ``churnguard.defs.build_definitions``).
 """
@@ -31,6 +34,7 @@ from churnguard.defs.config import WAREHOUSE_POOL
 from churnguard.defs.quality import OVERRIDE_TAG, build_quality_checks, override_reason
 
 DELIVERY_ASSET = AssetKey("alert_list_delivery")
+STALE_OVERRIDE_TAG = "churnguard/override_stale_data"
 GATED_MARTS = ("current_alert_list", "customer_alerts", "health_scores")
 
 
@@ -56,7 +60,16 @@ def build_delivery_asset(upstream: Iterable[AssetKey]):
         reason = override_reason(context)
         if reason:
             context.log.warning(f"volume checks overridden for this run: {reason}")
-        report = sync(settings.warehouse_path(), override_volume_reason=reason, run_id=context.run.run_id, log=context.log.info)
+        stale = str((context.run.tags or {}).get(STALE_OVERRIDE_TAG, "")).strip() or None
+        if stale:
+            context.log.warning(f"stale sources accepted for this run: {stale}")
+        report = sync(
+            settings.warehouse_path(),
+            override_volume_reason=reason,
+            override_stale_reason=stale,
+            run_id=context.run.run_id,
+            log=context.log.info,
+        )
         summary = report.format()
         context.log.info(summary)
         metadata = {"summary": MetadataValue.md(f"```\n{summary}\n```")}

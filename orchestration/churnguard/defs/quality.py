@@ -15,6 +15,10 @@ override.
 
 Each result carries the failed expectations with sample rows (Markdown) and a link to the
 Data Docs page (``<warehouse folder>/data_docs``).
+
+When ``great_expectations_gate`` blocks, it writes the same audit rows as ``churnguard sync``
+(`record_block`): a ``blocked`` row per destination in ``delivery.sync_runs``, the failed
+expectations in ``delivery.quality_failures`` and the list in ``delivery.alert_list_history``.
 """
 
 from __future__ import annotations
@@ -85,7 +89,26 @@ def failures_markdown(failures) -> str:
     return "\n".join(lines)
 
 
-def _results(context: AssetCheckExecutionContext, plan: dict[AssetCheckKey, list[str]]) -> Iterator[AssetCheckResult]:
+def record_block(context, gate, reason: str | None) -> None:
+    """Write the audit rows of a blocked delivery, exactly as ``churnguard sync`` does.
+
+    The blocking checks stop ``alert_list_delivery`` before it runs, so without this a block
+    in the nightly would leave no ``blocked`` row in ``delivery.sync_runs`` and nothing in
+    ``delivery.quality_failures``. `churnguard.delivery.engine.sync` with the failed gate
+    sends nothing and writes those rows (under the warehouse lock, with the run id).
+    """
+    from churnguard.delivery.engine import sync
+
+    try:
+        sync(settings.warehouse_path(), gate=gate, override_volume_reason=reason, run_id=context.run.run_id,
+             log=context.log.info)
+    except Exception as error:  # the check result must still be reported
+        context.log.warning(f"could not record the blocked delivery in delivery.sync_runs: {type(error).__name__}: {error}")
+
+
+def _results(
+    context: AssetCheckExecutionContext, plan: dict[AssetCheckKey, list[str]], audit: bool = False
+) -> Iterator[AssetCheckResult]:
     from churnguard.quality.runner import run_gate
 
     selected = [k for k in plan if k in context.selected_asset_check_keys] or list(plan)
@@ -93,6 +116,8 @@ def _results(context: AssetCheckExecutionContext, plan: dict[AssetCheckKey, list
     reason = override_reason(context)
     gate = run_gate(settings.warehouse_path(), suites=suites, override_volume_reason=reason)
     context.log.info(gate.format())
+    if audit and not gate.passed:
+        record_block(context, gate, reason)
     for check_key in selected:
         kind = _kind(check_key)
         failures = [f for f in gate.failures if f.suite in plan[check_key] and f.kind == kind]
@@ -130,7 +155,9 @@ def _results(context: AssetCheckExecutionContext, plan: dict[AssetCheckKey, list
         )
 
 
-def _multi_check(name: str, description: str, plan: dict[AssetCheckKey, list[str]]) -> AssetChecksDefinition:
+def _multi_check(
+    name: str, description: str, plan: dict[AssetCheckKey, list[str]], audit: bool = False
+) -> AssetChecksDefinition:
     specs = [
         AssetCheckSpec(name=key.name, asset=key.asset_key, blocking=True, description=CHECK_DESCRIPTIONS[_kind(key)])
         for key in plan
@@ -139,7 +166,7 @@ def _multi_check(name: str, description: str, plan: dict[AssetCheckKey, list[str
     # In the warehouse pool: a read-only connection fails while another process writes the file.
     @multi_asset_check(specs=specs, name=name, can_subset=True, description=description, pool=WAREHOUSE_POOL)
     def checks(context):  # no annotation: this module uses postponed annotations
-        yield from _results(context, plan)
+        yield from _results(context, plan, audit)
 
     return checks
 
@@ -163,8 +190,10 @@ def build_quality_checks(asset_keys: Iterable[AssetKey]) -> list[AssetChecksDefi
             _multi_check(
                 "great_expectations_gate",
                 "Great Expectations suites of the alert list and the marts it rests on (expectations/), read-only; "
-                "renders Data Docs. Blocks alert_list_delivery.",
+                "renders Data Docs. Blocks alert_list_delivery; a block is audited in delivery.sync_runs "
+                "and delivery.quality_failures like churnguard sync.",
                 gate_plan,
+                audit=True,
             )
         )
     if kpi_plan:

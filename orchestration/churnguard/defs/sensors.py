@@ -2,7 +2,8 @@
 
 The payload has a ``text`` field (so a Slack or Mattermost incoming webhook shows it as is)
 and the details: job, run id, partition range, failed steps and their errors. With no URL
-set, the sensor logs the failure and tells how to set one. A webhook that answers with an
+set, the sensor logs the failure and tells how to set one. The URL (its token) and any
+credential in the error texts are redacted (`churnguard.delivery.redact`). A webhook that answers with an
 error fails the sensor tick (visible in the UI), and Dagster tries again on the next tick.
 The sensor is running by default.
 """
@@ -18,6 +19,7 @@ from dagster import DefaultSensorStatus, RunFailureSensorContext, run_failure_se
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, PARTITION_NAME_TAG
 
 from churnguard.defs import config
+from churnguard.delivery.redact import redact_text, redact_url
 
 FAILURE_SENSOR = "churnguard_run_failure_webhook"
 WEBHOOK_TIMEOUT_SECONDS = 10
@@ -49,8 +51,8 @@ def failure_payload(context: RunFailureSensorContext) -> dict[str, Any]:
         partitions = f"{tags[ASSET_PARTITION_RANGE_START_TAG]}..{tags.get(ASSET_PARTITION_RANGE_END_TAG)}"
     steps = []
     for event in context.get_step_failure_events():
-        steps.append({"step": event.step_key, "error": step_failure_text(event.event_specific_data)[:2000]})
-    message = context.failure_event.message or "run failed"
+        steps.append({"step": event.step_key, "error": redact_text(step_failure_text(event.event_specific_data))[:2000]})
+    message = redact_text(context.failure_event.message or "run failed")
     text = f"churnguard: run {run.run_id[:8]} of {run.job_name} failed"
     if partitions:
         text += f" (partitions {partitions})"
@@ -77,7 +79,9 @@ def post_json(url: str, payload: dict[str, Any], timeout: float = WEBHOOK_TIMEOU
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status
     except (urllib.error.URLError, OSError) as error:
-        raise WebhookError(f"posting the run-failure message to {url} failed: {error}") from error
+        raise WebhookError(
+            f"posting the run-failure message to {redact_url(url)} failed: {redact_text(error, [url])}"
+        ) from None
 
 
 @run_failure_sensor(

@@ -5,6 +5,8 @@
     churnguard sync --destination crm_db --destination cs_slack
     churnguard sync --override-volume-check "pricing campaign: many expected renewals"
     churnguard sync --retry-dead-letters              # replay dead-letter files only
+    churnguard sync --override-stale-data "CRM export paused for the migration"
+    churnguard sync --full-resync                     # send every open alert again (repair a destination)
     churnguard quality                                # run every suite, render Data Docs
 
 Exit status: 0 delivered (or dry run), 1 blocked by the quality gate or a destination
@@ -31,9 +33,10 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     from churnguard.quality.suites import SuiteError
     from churnguard.quality.volume import VolumeConfigError
 
-    if args.override_volume_check is not None and not args.override_volume_check.strip():
-        print("--override-volume-check needs a reason (it is recorded in the audit table)", file=sys.stderr)
-        return 2
+    for flag, value in (("--override-volume-check", args.override_volume_check), ("--override-stale-data", args.override_stale_data)):
+        if value is not None and not value.strip():
+            print(f"{flag} needs a reason (it is recorded in the audit table)", file=sys.stderr)
+            return 2
     try:
         config = load_config(Path(args.config) if args.config else None)
         report = sync(
@@ -43,9 +46,13 @@ def _cmd_sync(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             override_volume_reason=args.override_volume_check,
             retry_dead_letters=args.retry_dead_letters,
+            full_resync=args.full_resync,
+            override_stale_reason=args.override_stale_data,
         )
     except (DeliveryConfigError, SyncError, WarehouseReadError, SuiteError, VolumeConfigError, ValueError) as error:
-        print(f"churnguard sync: {error}", file=sys.stderr)
+        from churnguard.delivery.redact import redact_text
+
+        print(f"churnguard sync: {redact_text(error)}", file=sys.stderr)
         return 2
     print(report.format())
     return 0 if report.ok else 1
@@ -74,7 +81,19 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         metavar="REASON",
         help="deliver despite failed volume checks, for this run only; the reason is recorded (integrity checks cannot be overridden)",
     )
+    sync.add_argument(
+        "--override-stale-data",
+        metavar="REASON",
+        help="deliver although a raw table is older than its freshness error threshold, for this run only; "
+        "the reason is recorded (CHURNGUARD_OVERRIDE_STALE_DATA does the same for churnguard run)",
+    )
     sync.add_argument("--retry-dead-letters", action="store_true", help="replay the dead-letter files, nothing else")
+    sync.add_argument(
+        "--full-resync",
+        action="store_true",
+        help="send every open alert again, as if the destinations had never received them (upserts and "
+        "idempotency keys make it safe); repairs a destination that lost rows",
+    )
     sync.add_argument("--config", help="destinations file (default: $CHURNGUARD_DESTINATIONS_FILE or churnguard.yml)")
     sync.set_defaults(func=_cmd_sync)
 

@@ -29,9 +29,10 @@ def dead_letter_path(directory: Path, destination: str) -> Path:
 
 def append(directory: Path, destination: str, run_id: str, changes: Sequence[Change], error: str) -> None:
     path = dead_letter_path(directory, destination)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     failed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    with open(path, "a", encoding="utf-8") as handle:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)  # customer data: owner only
+    with open(fd, "a", encoding="utf-8") as handle:
         for change in changes:
             record = {
                 "destination": destination,

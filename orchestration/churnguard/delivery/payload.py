@@ -2,8 +2,9 @@
 
 PII minimisation: the payload carries what an account manager needs to act (customer,
 tier, score, reasons, owner, deadline, playbook) and nothing else. Customer contacts'
-e-mail addresses are only added when ``payload.include_contact_email: true`` is configured
-(and the mart has a contact e-mail column). Owners are employees (the account manager or
+e-mail addresses are only added when ``payload.include_contact_email: true`` is configured:
+from the alert mart's contact e-mail column when it has one, else the sync looks up each
+customer's current key contact (decision maker) in ``staging.stg_crm__contacts``. Owners are employees (the account manager or
 CSM who must act); their id, name and e-mail are routing data, always included.
 
 Every destination receives the same field set (`PAYLOAD_FIELDS`, in this order); files and

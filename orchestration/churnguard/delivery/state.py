@@ -5,7 +5,8 @@
   sync is computed against it. A row is written right after the destination confirmed it
   (per webhook batch, per PostgreSQL transaction, per file write).
 - ``delivery.sync_runs``: one audit row per sync run and destination (run id, destination,
-  counts sent/updated/closed/failed, duration, error, dry run, volume override reason).
+  counts sent/updated/closed/failed, records still parked in dead letters, duration, error,
+  dry run, volume override reason).
 - ``delivery.alert_list_history``: one row per gate evaluation of the alert list (size,
   active customers, gate passed, delivered): the volume checks compare with the last
   delivered list.
@@ -57,6 +58,7 @@ DDL = [
         failed integer not null default 0,
         dead_lettered integer not null default 0,
         unchanged integer not null default 0,
+        parked integer not null default 0,
         error varchar,
         override_reason varchar
     )
@@ -94,8 +96,14 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+MIGRATIONS = [
+    # warehouses created before the column existed
+    "alter table delivery.sync_runs add column if not exists parked integer default 0",
+]
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    for statement in DDL:
+    for statement in (*DDL, *MIGRATIONS):
         con.execute(statement)
 
 
@@ -195,7 +203,7 @@ def record_history(
 
 def record_quality_failures(con: duckdb.DuckDBPyConnection, run_id: str, gate: Any) -> None:
     rows = []
-    overridden = bool(gate.override_reason)
+    overridden = {"volume": bool(gate.override_reason), "freshness": bool(getattr(gate, "stale_override_reason", None))}
     for failure in gate.failures:
         rows.append(
             (
@@ -209,7 +217,7 @@ def record_quality_failures(con: duckdb.DuckDBPyConnection, run_id: str, gate: A
                 None if failure.observed_value is None else json.dumps(failure.observed_value, default=str),
                 failure.description,
                 json.dumps(failure.sample_rows, default=str),
-                overridden and failure.kind == "volume",
+                overridden.get(failure.kind, False),
             )
         )
     if rows:

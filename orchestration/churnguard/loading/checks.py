@@ -19,6 +19,8 @@ from .parsing import SQL_TYPES, TYPE_HINTS, category, column_parse, quote_ident,
 from .report import MAX_EXAMPLES, Problem, show_value
 from .sources import StagedTable, _short
 
+SYNCED_AT = "_synced_at"
+
 # Timestamp/date columns that may legitimately lie in the future: scheduled, not happened.
 # (Everything else that dates an event must not be later than now + tolerance.)
 FUTURE_ALLOWED: frozenset[str] = frozenset({
@@ -47,6 +49,7 @@ class Settings:
     now: datetime  # naive UTC
     tolerance_text: str
     today: date
+    history_start: date | None = None  # earlier dates and timestamps are rejected
 
 
 def _fmt_num(v: float) -> str:
@@ -117,6 +120,12 @@ def row_checks(st: StagedTable, s: Settings) -> list[Check]:
             elif col.type == "date":
                 checks.append(Check("future", col.name, f"{v} > DATE '{s.today.isoformat()}'",
                                     f"date in the future (after today, {s.today.isoformat()} UTC)", raw))
+        if s.history_start is not None and col.type in ("timestamp", "date"):
+            floor = f"{'TIMESTAMP' if col.type == 'timestamp' else 'DATE'} '{s.history_start.isoformat()}'"
+            checks.append(Check(
+                "before_history_start", col.name, f"{v} < {floor}",
+                f"{col.type} before the history start {s.history_start.isoformat()} (CHURNGUARD_HISTORY_START; "
+                "default 20 years before today): a placeholder or corrupt value such as 0001-01-01 or 1900-01-01", raw))
         if is_currency(col):
             checks.append(Check(
                 "currency", col.name, f"{v} IS NOT NULL AND {v} <> {sql_str(s.currency)}",
@@ -159,15 +168,20 @@ def check_primary_key(con: duckdb.DuckDBPyConnection, st: StagedTable, problems:
     if not _checked(st, pk):
         return
     k = f"({st.parses[pk].parsed})"
-    dups = f"(SELECT {k} AS k FROM {st.view} WHERE {k} IS NOT NULL GROUP BY {k} HAVING count(*) > 1)"
-    n_keys = con.execute(f"SELECT count(*) FROM {dups}").fetchone()[0]
+    # A row exported twice is expected when the later copy has a later _synced_at (the latest
+    # wins in staging): only equal keys with an equal _synced_at are duplicates.
+    synced = f"({st.parses[SYNCED_AT].parsed})" if _checked(st, SYNCED_AT) else "NULL"
+    dups = (f"(SELECT {k} AS k, {synced} AS s FROM {st.view} WHERE {k} IS NOT NULL "
+            f"GROUP BY {k}, {synced} HAVING count(*) > 1)")
+    on = f"{k} = d.k AND {synced} IS NOT DISTINCT FROM d.s"
+    n_keys = con.execute(f"SELECT count(DISTINCT k) FROM {dups}").fetchone()[0]
     if not n_keys:
         return
     per_file = con.execute(
-        f"SELECT __file, count(*) FROM {st.view} SEMI JOIN {dups} d ON {k} = d.k GROUP BY __file").fetchall()
+        f"SELECT __file, count(*) FROM {st.view} SEMI JOIN {dups} d ON {on} GROUP BY __file").fetchall()
     samples = con.execute(
         f"SELECT {k}, count(*), list({{'f': __file, 'r': __rid}} ORDER BY __file, __rid)[1:{MAX_EXAMPLES}] "
-        f"FROM {st.view} SEMI JOIN {dups} d ON {k} = d.k GROUP BY {k} "
+        f"FROM {st.view} SEMI JOIN {dups} d ON {on} GROUP BY {k} "
         f"ORDER BY min({{'f': __file, 'r': __rid}}) LIMIT {MAX_EXAMPLES}").fetchall()
     for key, n_rows in per_file:
         f = st.file(key)
@@ -191,8 +205,9 @@ def check_primary_key(con: duckdb.DuckDBPyConnection, st: StagedTable, problems:
         more = f" (first {len(descr)} shown)" if n_keys > len(descr) else ""
         problems.append(Problem(
             "duplicate_key",
-            f"duplicate primary key: {n_keys} value{'s occur' if n_keys != 1 else ' occurs'} more than once, "
-            f"in {n_rows} rows{more}: " + "; ".join(descr),
+            f"duplicate primary key: {n_keys} value{'s occur' if n_keys != 1 else ' occurs'} more than once "
+            f"with the same {SYNCED_AT}, in {n_rows} rows{more} (a re-exported row needs a later {SYNCED_AT}): "
+            + "; ".join(descr),
             file=f.source.rel, table=st.table.qualified_name, column=pk,
             rows=rows[:MAX_EXAMPLES], row_count=n_rows, row_label=f.row_label, values=values[:MAX_EXAMPLES],
             list_rows=False))

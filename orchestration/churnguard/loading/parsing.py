@@ -11,7 +11,8 @@ Text (all CSV columns, and Parquet VARCHAR columns) is parsed strictly:
   zero to 2 places (DECIMAL(18,2)). ``1,50`` and ``$12`` are errors.
 - boolean: true/false, t/f, 1/0, yes/no, any case.
 - timestamp: ``YYYY-MM-DD[(T| )HH:MM[:SS[.fff]]][Z|UTC|±HH[:MM]]``; no offset means
-  UTC; an offset is converted to UTC and dropped (naive UTC TIMESTAMP).
+  UTC; an offset (at most ±14:00, minutes 00-59) is converted to UTC and dropped (naive UTC
+  TIMESTAMP); ``+25:00`` or ``+99:99`` is a type error.
 - date: ``YYYY-MM-DD``.
 - string: loaded verbatim; the empty string counts as null (CSV cannot tell them apart).
 
@@ -46,7 +47,9 @@ TYPE_HINTS = {
 
 _INT_RE = r"[+-]?[0-9]+([.]0*)?"
 _DEC_RE = r"[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?"
-_TS_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)? ?(Z|UTC|[+-][0-9]{2}(:?[0-9]{2})?)?"
+# Offsets: -14:00 .. +14:00 (real zones span -12:00 .. +14:00), minutes 00-59.
+_TS_RE = (r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)? ?"
+          r"(Z|UTC|[+-]((0[0-9]|1[0-3])(:?[0-5][0-9])?|14(:?00)?))?")
 _DATE_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _TRUE = ("true", "t", "1", "yes")
 _FALSE = ("false", "f", "0", "no")

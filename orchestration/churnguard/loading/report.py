@@ -22,11 +22,31 @@ LINE = "line"
 ROW_INDEX = "row index"
 
 
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def visible(text: str) -> str:
+    """``text`` with control characters (ESC, NUL, C1 controls, line breaks, bidi overrides)
+    written as escapes, so a value in a message cannot move the cursor or recolour the terminal."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in _NAMED:
+            out.append(_NAMED[ch])
+        elif code < 0x20 or code == 0x7F or 0x80 <= code < 0xA0:
+            out.append(f"\\x{code:02x}")
+        elif 0x202A <= code <= 0x202E or 0x2066 <= code <= 0x2069:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def show_value(value: object) -> str:
-    """A sample value as it appears in a message: quoted, shortened, visible whitespace."""
+    """A sample value as it appears in a message: quoted, shortened, control characters escaped."""
     if value is None:
         return "null"
-    text = str(value).replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    text = visible(str(value))
     if len(text) > _MAX_VALUE_CHARS:
         text = text[: _MAX_VALUE_CHARS - 1] + "…"
     return f"'{text}'"
@@ -74,7 +94,7 @@ class Problem:
         return f" ({head}: {', '.join(items)})"
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.message}{self.rows_text()} [{self.rule}]"
+        return visible(f"{self.where}: {self.message}{self.rows_text()} [{self.rule}]")
 
 
 class LoadError(Exception):

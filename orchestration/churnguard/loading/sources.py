@@ -7,6 +7,14 @@ quoting, invalid UTF-8) are collected with DuckDB's ``store_rejects`` and become
 problems naming the line. Each CSV file is materialised into one scratch table, so
 its ``rowid`` is the data row's position in the file (insertion order is preserved).
 
+Every CSV file is first scanned as bytes (`scan_lines`, vectorised with numpy): a NUL byte
+(a truncated or zero-padded file) and a physical line longer than `MAX_LINE_BYTES` reject
+the file with the line's number, before DuckDB reads it (DuckDB silently drops lines of
+~31 MiB and more). After staging, the lines DuckDB read (rows, their embedded line breaks,
+blank lines, the header) must add up to the lines of the file; otherwise the file is
+counted again with Python's csv module and a difference is a problem naming the line. The
+row count a load reports is therefore the number of data rows in the file.
+
 Parquet: files are not copied; a view over ``read_parquet(..., file_row_number=true)``
 is checked and later written straight to the warehouse, which keeps memory flat for
 tens of millions of rows.
@@ -26,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import duckdb
+import numpy as np
 
 from churnguard.contract import Table
 
@@ -35,6 +44,8 @@ from .report import LINE, MAX_EXAMPLES, ROW_INDEX, Problem, show_value
 
 _HEADER_LIMIT = 1 << 20
 _CHUNK = 1 << 22
+MAX_LINE_BYTES = 2 << 20
+"""Longest physical CSV line accepted (2 MiB, DuckDB's own default ``max_line_size``)."""
 
 REJECT_MESSAGES = {
     "UNQUOTED VALUE": "malformed quoting (a quote inside an unquoted field, or a quoted field never closed)",
@@ -105,6 +116,81 @@ def _has_blank_line(sf: SourceFile) -> bool:
             if b"\n\n" in buf or b"\n\r\n" in buf:
                 return True
             tail = buf[-2:]
+
+
+@dataclass
+class LineScan:
+    """What a byte-level pass over a CSV file found (line numbers are 1-based, header = 1)."""
+
+    lines: int = 0  # physical lines, an unterminated last line included
+    blank: int = 0  # empty lines (DuckDB skips them)
+    nul_line: int | None = None  # line of the first NUL byte
+    nul_offset: int | None = None
+    long_lines: list[tuple[int, int]] = field(default_factory=list)  # (line, bytes), first MAX_EXAMPLES
+    long_count: int = 0
+    longest: tuple[int, int] = (0, 0)  # (bytes, line)
+
+
+def scan_lines(sf: SourceFile, max_line: int = MAX_LINE_BYTES) -> LineScan:
+    """Count lines, blank lines, NUL bytes and over-long lines of ``sf`` in one streaming pass."""
+    scan = LineScan()
+    pos = 0  # offset of the chunk in the file
+    line_start = 0  # offset where the current line starts
+    with _open_bytes(sf) as f:
+        while True:
+            chunk = f.read(_CHUNK)
+            if not chunk:
+                break
+            if scan.nul_offset is None:
+                k = chunk.find(b"\0")
+                if k >= 0:
+                    scan.nul_offset = pos + k
+                    scan.nul_line = scan.lines + chunk.count(b"\n", 0, k) + 1
+            data = np.frombuffer(chunk, dtype=np.uint8)
+            ends = np.flatnonzero(data == 10)
+            if ends.size:
+                starts = np.empty_like(ends)
+                starts[0] = line_start - pos
+                starts[1:] = ends[:-1] + 1
+                lengths = ends - starts
+                content = lengths.copy()
+                cr = ends > 0
+                content[cr] -= data[ends[cr] - 1] == 13  # "\r\n": the \r is not content
+                scan.blank += int(np.count_nonzero(content == 0))
+                over = np.flatnonzero(lengths > max_line)
+                if over.size:
+                    scan.long_count += int(over.size)
+                    room = max(0, MAX_EXAMPLES - len(scan.long_lines))
+                    scan.long_lines += [(scan.lines + int(i) + 1, int(lengths[i])) for i in over[:room]]
+                i = int(lengths.argmax())
+                if lengths[i] > scan.longest[0]:
+                    scan.longest = (int(lengths[i]), scan.lines + i + 1)
+                scan.lines += int(ends.size)
+                line_start = pos + int(ends[-1]) + 1
+            pos += len(chunk)
+    tail = pos - line_start
+    if tail:
+        scan.lines += 1
+        if tail > max_line:
+            scan.long_count += 1
+            if len(scan.long_lines) < MAX_EXAMPLES:
+                scan.long_lines.append((scan.lines, tail))
+        if tail > scan.longest[0]:
+            scan.longest = (tail, scan.lines)
+    return scan
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB" if n >= 1 << 20 else f"{n:,} bytes"
+
+
+def count_csv_records(sf: SourceFile) -> int:
+    """Data records of ``sf`` per Python's csv module (header and blank lines not counted)."""
+    csv.field_size_limit(sys.maxsize)
+    with _open_bytes(sf) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
+        records = sum(1 for rec in csv.reader(text) if rec)
+    return max(0, records - 1)
 
 
 @dataclass
@@ -322,6 +408,9 @@ class Stager:
                     file=sf.rel, table=qn, column=name, rows=[1], row_count=1))
                 return None
             seen[name] = i
+        scan = scan_lines(sf)
+        if not self._scan_ok(t, sf, scan):
+            return None
         stage = self._name("stg")
         rejects = self._name("rej")
         cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
@@ -329,7 +418,7 @@ class Stager:
             self.con.execute(
                 f"CREATE TABLE {stage} AS SELECT * FROM read_csv({sql_str(str(sf.path))}, header=true, "
                 f"auto_detect=false, columns={cols}, delim=',', quote='\"', escape='\"', "
-                f"strict_mode=true, null_padding=false, store_rejects=true, rejects_table='{rejects}', "
+                f"strict_mode=true, null_padding=false, max_line_size={MAX_LINE_BYTES}, store_rejects=true, rejects_table='{rejects}', "
                 f"rejects_scan='{rejects}_scan', compression='{'gzip' if sf.compressed else 'none'}')")
             rows = self.con.execute(f"SELECT count(*) FROM {stage}").fetchone()[0]
         except duckdb.Error as e:
@@ -343,7 +432,47 @@ class Stager:
                             internal={h: f"c{i}" for i, h in enumerate(header)})
         staged.lines = CsvLines(self.con, sf, stage, rejects, len(header))
         staged.rejected = self._report_rejects(t, sf, rejects, len(header))
+        if not staged.rejected and not self._all_rows_read(t, sf, scan, stage, len(header), rows):
+            return None
         return staged
+
+    def _scan_ok(self, t: Table, sf: SourceFile, scan: LineScan) -> bool:
+        qn = t.qualified_name
+        ok = True
+        if scan.nul_line is not None:
+            self.problems.append(Problem(
+                "nul_bytes",
+                f"NUL byte at byte offset {scan.nul_offset} (CSV text never contains NUL bytes: the file is "
+                "truncated, zero-padded or not text); re-export it",
+                file=sf.rel, table=qn, rows=[scan.nul_line], row_count=1))
+            ok = False
+        if scan.long_count:
+            self.problems.append(Problem(
+                "line_too_long",
+                f"line longer than {_mib(MAX_LINE_BYTES)} (" + ", ".join(
+                    f"line {line}: {_mib(size)}" for line, size in scan.long_lines) +
+                "); a field that large is not CRM data, or the file is corrupt (an unterminated tail?)",
+                file=sf.rel, table=qn, rows=[line for line, _ in scan.long_lines], row_count=scan.long_count))
+            ok = False
+        return ok
+
+    def _all_rows_read(self, t: Table, sf: SourceFile, scan: LineScan, stage: str, ncols: int, rows: int) -> bool:
+        """The staged rows account for every line of the file (else a problem naming the line)."""
+        embedded = " + ".join(
+            f"coalesce(sum(length(c{i}) - length(replace(c{i}, chr(10), ''))), 0)" for i in range(ncols))
+        breaks = self.con.execute(f"SELECT {embedded} FROM {stage}").fetchone()[0] if ncols else 0
+        if scan.lines == 1 + scan.blank + rows + int(breaks):
+            return True
+        records = count_csv_records(sf)
+        if records == rows:
+            return True
+        size, line = scan.longest
+        self.problems.append(Problem(
+            "rows_not_read",
+            f"the file has {records:,} data rows but only {rows:,} could be read; the longest line is line "
+            f"{line} ({_mib(size)}); check that line and the end of the file",
+            file=sf.rel, table=t.qualified_name, rows=[line], row_count=records - rows))
+        return False
 
     def _nonempty(self, t: Table, sf: SourceFile) -> bool:
         try:

@@ -12,7 +12,8 @@ from typing import Any
 
 INTEGRITY = "integrity"
 VOLUME = "volume"
-KINDS = (INTEGRITY, VOLUME)
+FRESHNESS = "freshness"
+KINDS = (INTEGRITY, VOLUME, FRESHNESS)
 ID_COLUMNS = ("alert_id", "customer_id", "date_day", "kpi_row_id", "reason_code")
 
 
@@ -65,6 +66,7 @@ class SuiteResult:
     evaluated: int
     failures: list[ExpectationFailure] = field(default_factory=list)
     data_docs_page: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -76,6 +78,8 @@ class GateResult:
     parameters: dict[str, Any] = field(default_factory=dict)
     override_reason: str | None = None
     data_docs_index: str | None = None
+    stale_override_reason: str | None = None
+    """Reason given to deliver despite error-level stale sources (``freshness`` failures)."""
 
     @property
     def failures(self) -> list[ExpectationFailure]:
@@ -83,7 +87,11 @@ class GateResult:
 
     @property
     def integrity_failures(self) -> list[ExpectationFailure]:
-        return [f for f in self.failures if f.kind != VOLUME]
+        return [f for f in self.failures if f.kind not in (VOLUME, FRESHNESS)]
+
+    @property
+    def freshness_failures(self) -> list[ExpectationFailure]:
+        return [f for f in self.failures if f.kind == FRESHNESS]
 
     @property
     def volume_failures(self) -> list[ExpectationFailure]:
@@ -95,10 +103,13 @@ class GateResult:
 
     @property
     def blocking_failures(self) -> list[ExpectationFailure]:
-        """Failures that stop delivery: every integrity failure, volume ones unless overridden."""
-        if self.override_reason:
-            return self.integrity_failures
-        return self.failures
+        """Failures that stop delivery: every integrity failure, volume and freshness ones unless overridden."""
+        blocking = list(self.integrity_failures)
+        if not self.override_reason:
+            blocking += self.volume_failures
+        if not self.stale_override_reason:
+            blocking += self.freshness_failures
+        return blocking
 
     @property
     def passed(self) -> bool:
@@ -117,6 +128,11 @@ class GateResult:
             lines.append("    " + failure.format())
         if self.volume_overridden:
             lines.append(f"  volume checks overridden for this run: {self.override_reason}")
+        if self.stale_override_reason and self.freshness_failures:
+            lines.append(f"  stale sources accepted for this run: {self.stale_override_reason}")
+        for suite in self.suites:
+            for warning in suite.warnings:
+                lines.append(f"  warning: {warning}")
         if self.data_docs_index:
             lines.append(f"  Data Docs: {self.data_docs_index}")
         return "\n".join(lines)

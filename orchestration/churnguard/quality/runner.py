@@ -37,6 +37,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import duckdb
 
 from churnguard import settings
+from churnguard.delivery.permissions import apply_umask
 from churnguard.quality import suites as suite_defs
 from churnguard.quality.result import INTEGRITY, VOLUME, ExpectationFailure, GateResult, SuiteResult
 from churnguard.quality.volume import VolumeConfig, active_customers, last_delivered_count, volume_parameters
@@ -362,6 +363,7 @@ def run_gate(
     ``docs_dir=False`` skips Data Docs; ``None`` renders them to `data_docs_dir`. Pass an
     open ``connection`` to read through it (the caller keeps it open).
     """
+    apply_umask()  # Data Docs show sample rows: owner-only files
     warehouse = Path(warehouse or settings.warehouse_path())
     names = list(suites) if suites is not None else suite_defs.suite_names()
     directory = expectations_dir()

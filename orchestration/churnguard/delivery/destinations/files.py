@@ -12,12 +12,19 @@ In ``directory`` (relative paths are under the warehouse folder; default
 same folder, flushed and fsynced, then renamed over the target (``os.replace``, atomic on
 POSIX): a reader sees the old file or the new one, never a partial one, and a failed sync
 leaves the previous files untouched. Lists (reasons) are joined with ``;``.
+
+**Spreadsheet formulas are neutralised in CSV files**: a text cell starting with ``=``,
+``+``, ``-``, ``@``, a tab or a carriage return (a customer named ``=HYPERLINK(...)``) is
+written with a leading ``'``, so Excel, LibreOffice and Google Sheets show it as text
+instead of evaluating it. Plain numbers (``-5``) are left alone. Parquet keeps the values
+as they are (typed columns, no formula evaluation).
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import re
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,6 +35,15 @@ from churnguard.delivery.destinations.base import Change, DestinationUnavailable
 from churnguard.delivery.payload import flat_record
 
 FORMATS = ("csv", "parquet")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def neutralise_formula(text: str) -> str:
+    """``text`` safe to open in a spreadsheet: a leading formula character is escaped with ``'``."""
+    if text.startswith(FORMULA_PREFIXES) and not _NUMBER.match(text):
+        return "'" + text
+    return text
 
 
 def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
@@ -78,7 +94,8 @@ def write_table(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[st
                 writer = csv.writer(handle)
                 writer.writerow(columns)
                 for record in records:
-                    writer.writerow(["" if value(record, c) is None else value(record, c) for c in columns])
+                    writer.writerow(["" if (v := value(record, c)) is None else
+                                     neutralise_formula(v) if isinstance(v, str) else v for c in columns])
         else:
             import pyarrow as pa
             import pyarrow.parquet as pq

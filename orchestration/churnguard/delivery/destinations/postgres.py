@@ -9,13 +9,16 @@
   is either fully updated or untouched. A closed episode is an upsert with
   ``status = 'closed'`` and ``closed_date``: rows are never deleted.
 - An upsert whose content hash equals the row's leaves the row untouched.
+- **Reconciled before every sync** (`reconcile`): the keys and content hashes the table holds
+  are compared with what it confirmed; a dropped table is recreated and a truncated one
+  refilled, because every alert missing (or edited) there is sent again.
 - Connection options: ``dsn`` (libpq string or URL; use ``${VAR}`` in ``churnguard.yml``),
   ``connect_timeout_seconds`` (10).
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from churnguard.delivery.config import Destination
 from churnguard.delivery.destinations.base import Change, DestinationUnavailable, Sink
@@ -73,6 +76,41 @@ class PostgresDestination:
                 )
             )
 
+    def _unavailable(self, error: Exception, detail: str) -> DestinationUnavailable:
+        from churnguard.delivery.redact import redact_text
+
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return DestinationUnavailable(
+            redact_text(f"{self.destination.name}: PostgreSQL {type(error).__name__}: {message} ({detail})", [self.dsn])
+        )
+
+    def reconcile(self, confirmed: Mapping[str, Any]) -> set[str]:
+        """Alert ids of ``confirmed`` (state rows with ``payload_hash``) the table does not hold as confirmed."""
+        if not confirmed:
+            return set()
+        import psycopg
+        from psycopg import sql
+
+        table = _table_identifier(self.table)
+        try:
+            with psycopg.connect(self.dsn, connect_timeout=self.connect_timeout) as conn:
+                exists = conn.execute("select to_regclass(%s)", [table.as_string(conn)]).fetchone()[0]
+                if exists is None:
+                    if not self.create_table:
+                        raise DestinationUnavailable(
+                            f"{self.destination.name}: table {self.table} does not exist and create_table is false"
+                        )
+                    return set(confirmed)
+                held = dict(
+                    conn.execute(
+                        sql.SQL("select alert_id, payload_hash from {} where alert_id = any(%s)").format(table),
+                        [list(confirmed)],
+                    ).fetchall()
+                )
+        except psycopg.Error as error:
+            raise self._unavailable(error, "while reading the table back to reconcile it; nothing was sent") from None
+        return {alert_id for alert_id, row in confirmed.items() if held.get(alert_id) != row.payload_hash}
+
     def deliver(self, changes: Sequence[Change], sink: Sink, current: Sequence[dict[str, Any]]) -> None:
         if not changes:
             return
@@ -109,9 +147,5 @@ class PostgresDestination:
                     with conn.cursor() as cursor:
                         cursor.executemany(statement, rows)
         except psycopg.Error as error:
-            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise DestinationUnavailable(
-                f"{self.destination.name}: PostgreSQL {type(error).__name__}: {message} "
-                "(the transaction was rolled back; the table is unchanged)"
-            ) from None
+            raise self._unavailable(error, "the transaction was rolled back; the table is unchanged") from None
         sink.delivered(changes)

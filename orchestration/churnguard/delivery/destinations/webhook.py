@@ -7,16 +7,29 @@
 - **Retries** on connection errors, timeouts, 408, 425, 429 and 5xx, up to ``max_retries``
   (default 5) with exponential backoff ``backoff_initial_seconds`` x 2^n (default 1 s),
   capped at ``backoff_max_seconds`` (60). A ``Retry-After`` header (seconds or HTTP date)
-  replaces the computed delay, capped at ``max_retry_after_seconds`` (300).
+  replaces the computed delay.
+- **Waits are capped**: a ``Retry-After`` longer than ``max_retry_after_seconds`` (60), or a
+  wait that would bring this destination's total above ``max_wait_seconds`` (300), is not
+  waited for: the batch and every record after it go to the dead letters (status
+  ``partial``), and the next sync retries them with the same idempotency keys.
 - **Idempotency**: every request carries ``Idempotency-Key`` (a hash of the records' keys,
   each a hash of destination, alert, action and content), so a retried or re-sent batch has
   the same key; generic JSON bodies also carry each record's ``idempotency_key``.
 - **Permanent rejections** (any other 4xx): a batch is split and its records are sent one
   by one, so only the records the receiver rejects land in the dead-letter file.
+- **Redirects are never followed** (3xx): a redirected POST becomes a GET without its body
+  and would carry the credentials to another server. A 3xx makes the destination
+  unavailable for this run with a message naming the new origin; fix ``url``.
+- **Refused credentials** (401, 403, 407) make the destination unavailable too: every record
+  of the run would fail the same way, so none is dead-lettered; they stay pending.
 - When retries are exhausted the destination is **unavailable**: the sync of this
   destination stops; the records not confirmed stay pending and the next sync sends them.
 
-Slack body: ``{"text": ..., "blocks": [...]}`` (one section per alert). Generic JSON body::
+HTTP goes through httpx (``follow_redirects=False``, one connection pool per sync).
+
+Slack body: ``{"text": ..., "blocks": [...]}`` (one section per alert); CRM text in it is
+escaped (``&``, ``<``, ``>``), so a name like ``<!channel>`` cannot ping a channel or forge a
+link. Generic JSON body::
 
     {"source": "churnguard", "destination": "crm", "batch_key": "...", "sent_at": "...",
      "records": [{"idempotency_key": "...", "action": "open|update|close", "alert": {...}}]}
@@ -25,27 +38,30 @@ Slack body: ``{"text": ..., "blocks": [...]}`` (one section per alert). Generic 
 from __future__ import annotations
 
 import email.utils
-import http.client
 import json
-import socket
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Sequence
+from urllib.parse import urlsplit
 
 from churnguard import __version__
 from churnguard.delivery.config import Destination
 from churnguard.delivery.destinations.base import Change, DestinationUnavailable, Sink
 from churnguard.delivery.payload import batch_key
+from churnguard.delivery.redact import redact_text, redact_url
 
 RETRYABLE_STATUS = {408, 425, 429}
+AUTH_STATUS = {401, 403, 407}
 FORMATS = ("json", "slack")
 TIER_EMOJI = {"red": ":red_circle:", "yellow": ":large_yellow_circle:"}
 
 
 class PermanentRejection(RuntimeError):
     """The receiver refused the request for a reason a retry will not fix (4xx)."""
+
+
+class _GiveUp(RuntimeError):
+    """The receiver asks for (or retries would need) a longer wait than allowed: park the rest."""
 
 
 class _Transient(RuntimeError):
@@ -93,7 +109,13 @@ class WebhookDestination:
         log: Callable[[str], None] | None = None,
     ) -> None:
         self.destination = destination
-        self.url = str(destination.option("url"))
+        self.url = str(destination.option("url")).strip()
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(
+                f"destination {destination.name}: url {redact_url(self.url)} is not an http:// or https:// URL "
+                "(write it with its scheme, e.g. https://hooks.example.com/…)"
+            )
         self.format = str(destination.option("format", "json"))
         if self.format not in FORMATS:
             raise ValueError(f"destination {destination.name}: format={self.format!r}, use one of {', '.join(FORMATS)}")
@@ -105,20 +127,37 @@ class WebhookDestination:
         self.max_retries = int(_number(destination, "max_retries", 5, 0))
         self.backoff_initial = _number(destination, "backoff_initial_seconds", 1.0, 0)
         self.backoff_max = _number(destination, "backoff_max_seconds", 60.0, 0)
-        self.max_retry_after = _number(destination, "max_retry_after_seconds", 300.0, 0)
+        self.max_retry_after = _number(destination, "max_retry_after_seconds", 60.0, 0)
+        self.max_wait = _number(destination, "max_wait_seconds", 300.0, 0)
+        self._waited = 0.0
         self.timeout = _number(destination, "timeout_seconds", 10.0, 0.1)
         self.headers = {str(k): str(v) for k, v in (destination.option("headers", {}) or {}).items()}
         self._sleep = sleep or time.sleep
         self._clock = clock or time.monotonic
         self._log = log or (lambda message: None)
         self._next_request_at = 0.0
+        self._client = None
         self.requests = 0
 
     # --- public -----------------------------------------------------------------------------
 
     def deliver(self, changes: Sequence[Change], sink: Sink, current: Sequence[dict[str, Any]]) -> None:
-        for start in range(0, len(changes), self.batch_size):
-            self._deliver_batch(list(changes[start : start + self.batch_size]), sink)
+        import httpx
+
+        self._waited = 0.0
+        with httpx.Client(follow_redirects=False, timeout=self.timeout) as client:
+            self._client = client
+            try:
+                for start in range(0, len(changes), self.batch_size):
+                    try:
+                        self._deliver_batch(list(changes[start : start + self.batch_size]), sink)
+                    except _GiveUp as giving_up:
+                        rest = list(changes[start:])
+                        self._log(f"{self.destination.name}: {giving_up}; {len(rest)} record(s) to the dead letters")
+                        sink.dead_lettered(rest, str(giving_up))
+                        return
+            finally:
+                self._client = None
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -171,36 +210,69 @@ class WebhookDestination:
                     ) from None
                 delay = min(self.backoff_max, self.backoff_initial * 2 ** (attempt - 1))
                 if failure.retry_after is not None:
-                    delay = min(self.max_retry_after, failure.retry_after)
+                    if failure.retry_after > self.max_retry_after:
+                        raise _GiveUp(
+                            f"{failure}: the receiver asked to wait {failure.retry_after:.0f}s (Retry-After), more than "
+                            f"max_retry_after_seconds={self.max_retry_after:g}; the next sync retries"
+                        ) from None
+                    delay = failure.retry_after
+                if self._waited + delay > self.max_wait:
+                    raise _GiveUp(
+                        f"{failure}: waiting {delay:.0f}s more would exceed max_wait_seconds={self.max_wait:g} "
+                        f"for this destination; the next sync retries"
+                    ) from None
+                self._waited += delay
                 self._log(f"{self.destination.name}: {failure}; retry {attempt}/{self.max_retries} in {delay:.2f}s")
                 self._sleep(delay)
 
     def _post(self, data: bytes, key: str, records: int) -> None:
-        request = urllib.request.Request(self.url, data=data, method="POST")
-        request.add_header("Content-Type", "application/json")
-        request.add_header("User-Agent", f"churnguard/{__version__}")
-        request.add_header("Idempotency-Key", key)
-        request.add_header("X-Churnguard-Records", str(records))
-        for name, value in self.headers.items():
-            request.add_header(name, value)
+        import httpx
+
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": f"churnguard/{__version__}",
+            "Idempotency-Key": key,
+            "X-Churnguard-Records": str(records),
+            **self.headers,
+        }
         self.requests += 1
+        name = self.destination.name
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                response.read()
-        except urllib.error.HTTPError as error:
-            status = error.code
-            text = error.read(500).decode("utf-8", "replace") if error.fp else ""
-            retry_after = parse_retry_after(error.headers.get("Retry-After") if error.headers else None)
-            if status in RETRYABLE_STATUS or status >= 500:
-                raise _Transient(f"HTTP {status}", retry_after) from None
-            raise PermanentRejection(f"HTTP {status}: {text.strip()[:300]}") from None
-        except (urllib.error.URLError, http.client.HTTPException, ConnectionError, socket.timeout, TimeoutError, OSError) as error:
-            reason = getattr(error, "reason", error)
-            raise _Transient(f"{type(reason).__name__}: {reason}") from None
+            response = self._client.post(self.url, content=data, headers=headers)
+        except httpx.TransportError as error:
+            raise _Transient(redact_text(f"{type(error).__name__}: {error} ({self.url})", [self.url])) from None
+        except httpx.InvalidURL as error:
+            raise DestinationUnavailable(f"{name}: invalid url {redact_url(self.url)}: {type(error).__name__}") from None
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        if 300 <= status < 400:
+            target = redact_url(response.headers.get("Location", "")) or "no Location header"
+            raise DestinationUnavailable(
+                f"{name}: HTTP {status} redirect ({target}); deliveries never follow redirects (the POST would "
+                "lose its body and the credentials could reach another server): set url to the final address. "
+                "Nothing was delivered to it; the records stay pending."
+            )
+        if status in AUTH_STATUS:
+            raise DestinationUnavailable(
+                f"{name}: HTTP {status}: the receiver refused the credentials (check the token in headers or url); "
+                "nothing more is sent to it this run and the records stay pending for the next sync."
+            )
+        text = redact_text(response.text[:500].strip(), [self.url, *self.headers.values()])
+        if status in RETRYABLE_STATUS or status >= 500:
+            raise _Transient(f"HTTP {status}", parse_retry_after(response.headers.get("Retry-After")))
+        raise PermanentRejection(f"HTTP {status}: {text[:300]}")
+
+
+def slack_escape(value: Any) -> str:
+    """Text shown literally by Slack: ``&``, ``<`` and ``>`` escaped as Slack documents, so
+    ``<!channel>``, ``<@U123>`` and ``<https://x|link>`` in CRM text stay text."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _slack_line(change: Change) -> str:
-    alert = change.payload
+    alert = {k: (slack_escape(v) if isinstance(v, str) else [slack_escape(i) for i in v] if isinstance(v, list) else v)
+             for k, v in change.payload.items()}
     tier = str(alert.get("tier") or "")
     name = alert.get("customer_name") or alert.get("customer_id")
     if change.action == "close":
