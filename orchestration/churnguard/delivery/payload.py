@@ -39,6 +39,8 @@ PAYLOAD_FIELDS: tuple[Field, ...] = (
     Field("segment", ("segment",), "text", False, "Customer segment"),
     Field("tier", ("alert_tier",), "text", True, "red or yellow"),
     Field("health_score", ("health_score",), "integer", False, "Overall health score 0-100 on the as-of date"),
+    Field("churn_probability", ("churn_probability",), "double precision", False,
+          "Calibrated chance of churn within the horizon (null until `churnguard calibrate` ran)"),
     Field("reasons", ("reason_codes",), "text[]", False, "Reason codes: the warning rules that fired"),
     Field("pulled_down_most_by", ("pulled_down_most_by",), "text", False, "Health dimension that pulled the score down most"),
     Field("owner_id", ("account_manager_id",), "text", False, "Account manager who owns the customer: user id"),

@@ -63,6 +63,8 @@ final as (
         cast(current_health.health_score as {{ dbt.type_int() }}) as health_score,
         cast(current_health.health_tier as {{ dbt.type_string() }}) as health_tier,
         cast(current_health.health_score_change_30d as {{ dbt.type_int() }}) as health_score_change_30d,
+        cast(current_health.churn_probability as {{ type_double() }}) as churn_probability,
+        cast(current_health.churn_probability_horizon_days as {{ dbt.type_int() }}) as churn_probability_horizon_days,
         cast(current_health.pulled_down_most_by as {{ dbt.type_string() }}) as pulled_down_most_by,
         cast(open_alerts.reason_codes as {{ dbt.type_string() }}) as reason_codes,
         cast(open_alerts.value_tier as {{ dbt.type_string() }}) as value_tier,
