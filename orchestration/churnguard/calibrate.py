@@ -8,9 +8,11 @@ churn recognised within the horizon), without look-ahead:
 2. each signal's **points curve** is the isotonic (monotone) regression of churn on the
    signal's cohort percentile, turned into points (0 at the riskiest end, 100 at the
    safest); a signal without a monotone relation to churn gets weight 0;
-3. the **weights**: one logistic regression of churn on every signal's points
-   (scikit-learn; negative coefficients dropped and the rest refitted); a dimension's
-   weight is the sum of its signals' coefficients, a signal's weight its share of it;
+3. the **weights** of the signals within their dimension and of the dimensions: the
+   non-negative weights that make the score, computed exactly as the SQL computes it
+   (missing signals and dimensions left out, weights re-normalised), predict churn best
+   (log-loss of a logistic function of the score, minimised with scipy's L-BFGS-B from
+   the default weights);
 4. the **churn probability** is a logistic regression of churn on the overall score and
    the log of tenure.
 
@@ -153,24 +155,47 @@ def catalog(warehouse: Path) -> dict[str, str]:
     return signals
 
 
+def dimension_weights_in(warehouse: Path) -> dict[str, float]:
+    """The dimension weights of the warehouse's health_dimensions seed (the defaults)."""
+    con = _connect(warehouse)
+    try:
+        rows = con.execute("select dimension, cast(weight as double) from reference.health_dimensions").fetchall()
+    finally:
+        con.close()
+    return {dimension: weight for dimension, weight in rows}
+
+
 def load_signals(warehouse: Path, signals: dict[str, str], frame: pd.DataFrame) -> pd.DataFrame:
-    """The signal percentiles of every customer-cut-off of ``frame``."""
+    """The signal percentiles of every customer-cut-off of ``frame``, with the interval of
+    the cohort each value occupies (``<signal>_low`` / ``_high``): the table keeps the
+    interval's midpoint; its width is the share of the cohort with the same value that day,
+    counted here over every scored customer of the cohort (as the SQL ranks them)."""
     con = _connect(warehouse)
     try:
         cutoffs = sorted({str(c)[:10] for c in frame["cutoff_date"]})
         percentiles = ", ".join(f"{s}_percentile" for s in signals)
         data = con.execute(
-            f"select customer_id, date_day as cutoff_date, {percentiles} "
+            f"select customer_id, date_day as cutoff_date, cohort, {percentiles} "
             "from intermediate.int_health_dimension_scores where cast(date_day as varchar) in "
             f"({', '.join('?' for _ in cutoffs)})",
             cutoffs,
         ).df()
     finally:
         con.close()
+    for signal in signals:
+        column = f"{signal}_percentile"
+        data[column] = data[column].astype(float)
+        present = data[column].notna()
+        keys = [data["cutoff_date"], data["cohort"]]
+        cohort_size = present.groupby(keys).transform("sum")
+        tied = data.groupby([*keys, data[column]], dropna=False)[column].transform("size")
+        half = np.where(present, tied / cohort_size.where(cohort_size > 0, 1) / 2.0, np.nan)
+        data[f"{signal}_low"] = (data[column] - half).clip(0.0, 1.0)
+        data[f"{signal}_high"] = (data[column] + half).clip(0.0, 1.0)
     frame = frame.copy()
     frame["cutoff_date"] = pd.to_datetime(frame["cutoff_date"])
     data["cutoff_date"] = pd.to_datetime(data["cutoff_date"])
-    return frame.merge(data, on=["customer_id", "cutoff_date"], how="left")
+    return frame.merge(data.drop(columns=["cohort"]), on=["customer_id", "cutoff_date"], how="left")
 
 
 # --------------------------------------------------------------------------- scoring
@@ -181,6 +206,32 @@ def curve_points(percentile: np.ndarray, curve: list[float]) -> np.ndarray:
     knots = np.linspace(0.0, 1.0, CURVE_STEPS + 1)
     out = np.interp(np.nan_to_num(percentile, nan=0.0), knots, np.asarray(curve, dtype=float))
     return np.where(np.isnan(percentile), np.nan, out)
+
+
+def interval_points(low: np.ndarray, high: np.ndarray, curve: list[float]) -> np.ndarray:
+    """Mean of a piecewise-linear curve (knots at k / 20) over [low, high], as the SQL
+    (macros/health/signals.sql) computes a signal's points; NaN stays NaN."""
+    knots = np.linspace(0.0, 1.0, CURVE_STEPS + 1)
+    values = np.asarray(curve, dtype=float)
+    area = np.concatenate([[0.0], np.cumsum((values[:-1] + values[1:]) / 2.0 / CURVE_STEPS)])
+
+    def integral(p: np.ndarray) -> np.ndarray:
+        p = np.clip(np.nan_to_num(p, nan=0.0), 0.0, 1.0)
+        i = np.minimum(np.floor(p * CURVE_STEPS).astype(int), CURVE_STEPS - 1)
+        x = p - knots[i]
+        slope = (values[i + 1] - values[i]) * CURVE_STEPS
+        return area[i] + x * values[i] + 0.5 * x * x * slope
+
+    width = high - low
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(width > 1e-12, (integral(high) - integral(low)) / np.where(width > 1e-12, width, 1.0),
+                        curve_points(low, curve))
+    return np.where(np.isnan(low) | np.isnan(high), np.nan, mean)
+
+
+def signal_points(data: pd.DataFrame, signal: str, curve: list[float]) -> np.ndarray:
+    return interval_points(data[f"{signal}_low"].to_numpy(dtype=float), data[f"{signal}_high"].to_numpy(dtype=float),
+                           curve)
 
 
 def default_curve(exponent: float) -> list[float]:
@@ -207,30 +258,67 @@ def overall_score(data: pd.DataFrame, signals: dict[str, str], curves: dict[str,
         members = [s for s, d in signals.items() if d == dimension]
         if not members:
             continue
-        points = {s: curve_points(data[f"{s}_percentile"].to_numpy(dtype=float), curves[s]) for s in members}
-        dims[dimension] = np.round(weighted_mean(points, signal_weights))
-    return np.round(weighted_mean(dims, dimension_weights))
+        points = {s: signal_points(data, s, curves[s]) for s in members}
+        dims[dimension] = np.floor(weighted_mean(points, signal_weights) + 0.5)  # half away from zero, as SQL
+    return np.floor(weighted_mean(dims, dimension_weights) + 0.5)
 
 
-def _nonnegative_logistic_weights(features: pd.DataFrame, label: np.ndarray) -> dict[str, float]:
-    """Weights = minus the coefficients of a logistic regression of churn on points (more
-    points = less risk), standardised features, negative contributions dropped and refitted."""
-    from sklearn.linear_model import LogisticRegression
+def _score_matrix(points: np.ndarray, members: list[np.ndarray], dim_w: np.ndarray,
+                  sig_w: np.ndarray) -> np.ndarray:
+    """The overall score (0-100, unrounded) of each row of ``points`` (rows x signals, NaN =
+    no evidence) as the SQL computes it: per dimension the weighted mean of its present
+    signals, then the weighted mean of the present dimensions (both re-normalised)."""
+    present = ~np.isnan(points)
+    filled = np.nan_to_num(points)
+    num = np.zeros(len(points))
+    den = np.zeros(len(points))
+    for d, idx in enumerate(members):
+        w = sig_w[idx] * present[:, idx]
+        total = w.sum(axis=1)
+        has = total > 0
+        dim = np.where(has, (filled[:, idx] * w).sum(axis=1) / np.where(has, total, 1.0), 0.0)
+        num += dim_w[d] * dim * has
+        den += dim_w[d] * has
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
-    columns = list(features.columns)
-    while columns:
-        x = features[columns].to_numpy(dtype=float)
-        x = np.where(np.isnan(x), np.nanmean(x, axis=0), x)
-        scale = x.std(axis=0)
-        scale[scale == 0] = 1.0
-        model = LogisticRegression(C=1.0, max_iter=1000)
-        model.fit(x / scale, label)
-        coefficients = -model.coef_[0] / scale  # per point
-        negative = [c for c, w in zip(columns, coefficients) if w <= 0]
-        if not negative:
-            return {c: float(w) for c, w in zip(columns, coefficients)}
-        columns = [c for c in columns if c not in negative]
-    return {}
+
+def fit_weights(points: np.ndarray, dimension_of: list[str], label: np.ndarray,
+                start_dimension_weights: dict[str, float]) -> tuple[dict[str, float], np.ndarray]:
+    """Dimension weights and signal weights (within their dimension) that make the score,
+    computed exactly as the SQL computes it (missing signals and dimensions left out, the
+    weights re-normalised), predict churn best: the log-loss of a logistic function of the
+    score, minimised over non-negative weights with scipy's L-BFGS-B from the defaults
+    (equal signal weights, the dimension weights of health_dimensions.csv)."""
+    from scipy.optimize import minimize
+
+    dims = [d for d in DIMENSIONS if d in dimension_of]
+    members = [np.array([i for i, dd in enumerate(dimension_of) if dd == d]) for d in dims]
+    n_dim, n_sig = len(dims), points.shape[1]
+    usable = ~np.isnan(_score_matrix(points, members, np.ones(n_dim), np.ones(n_sig)))
+    points, label = points[usable], label[usable].astype(float)
+
+    def unpack(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+        return theta[:n_dim], theta[n_dim:n_dim + n_sig], theta[-2], theta[-1]
+
+    def loss(theta: np.ndarray) -> float:
+        dim_w, sig_w, intercept, slope = unpack(theta)
+        score = _score_matrix(points, members, dim_w, sig_w)
+        score = np.where(np.isnan(score), 50.0, score)
+        z = intercept + slope * (score - 50.0) / 10.0
+        return float(np.mean(np.logaddexp(0.0, z) - label * z))
+
+    base = np.log(label.mean() / (1 - label.mean()))
+    theta0 = np.concatenate([[start_dimension_weights.get(d, 0.2) for d in dims], np.ones(n_sig), [base, -1.0]])
+    bounds = [(0.0, None)] * (n_dim + n_sig) + [(None, None), (None, None)]
+    fitted = minimize(loss, theta0, method="L-BFGS-B", bounds=bounds, options={"maxiter": 300})
+    dim_w, sig_w, _, _ = unpack(fitted.x)
+    total = dim_w.sum()
+    dimension_weights = {d: float(w / total) if total > 0 else 1.0 / n_dim for d, w in zip(dims, dim_w)}
+    for idx in members:  # signal weights as shares of their dimension
+        share = sig_w[idx].sum()
+        sig_w[idx] = sig_w[idx] / share if share > 0 else 0.0
+    return dimension_weights, sig_w
 
 
 # --------------------------------------------------------------------------- fit
@@ -244,6 +332,7 @@ def calibrate(
     label_delay_days: int = DEFAULT_LABEL_DELAY_DAYS,
     holdout_share: float = 0.5,
     default_exponent: float = 5.0,
+    default_dimension_weights: dict[str, float] | None = None,
 ) -> Calibration:
     from sklearn.isotonic import IsotonicRegression
     from sklearn.linear_model import LogisticRegression
@@ -255,6 +344,8 @@ def calibrate(
         raise CalibrationError(f"too little history to calibrate: {error}") from error
     signals = catalog(warehouse)
     data = load_signals(warehouse, signals, frame)
+    if default_dimension_weights is None:
+        default_dimension_weights = dimension_weights_in(warehouse)
     train_cutoffs, holdout_cutoffs = split_cutoffs(list(data["cutoff_date"]), horizon_days, holdout_share)
     train = data[data["cutoff_date"].isin(train_cutoffs)].reset_index(drop=True)
     holdout = data[data["cutoff_date"].isin(holdout_cutoffs)].reset_index(drop=True)
@@ -295,24 +386,19 @@ def calibrate(
             continue
         result.curves[signal] = list(100.0 * (risk.max() - risk) / spread)
 
-    # One logistic regression of churn on every usable signal's points: with every signal
-    # present the overall score is sum(w_s x points_s) / sum(w_s), so the score is then
-    # exactly the fitted linear predictor. Its weights split into a dimension's weight (the
-    # sum over its signals) and each signal's share within its dimension.
+    # Weights: fitted on the score exactly as the SQL computes it (fit_weights).
     usable = [s for s in signals if s not in result.signal_weights]
-    points_train = {s: curve_points(train[f"{s}_percentile"].to_numpy(dtype=float), result.curves[s])
-                    for s in usable}
-    weights = _nonnegative_logistic_weights(pd.DataFrame(points_train), label) if usable else {}
-    total = sum(weights.values())
-    for dimension in DIMENSIONS:
-        members = [s for s, d in signals.items() if d == dimension]
-        if not members:
-            continue
-        dimension_total = sum(weights.get(s, 0.0) for s in members)
-        result.dimension_weights[dimension] = dimension_total / total if total > 0 else 0.2
-        for s in members:
-            if s in usable:
-                result.signal_weights[s] = weights.get(s, 0.0) / dimension_total if dimension_total > 0 else 0.0
+    if usable:
+        points_train = np.column_stack([
+            signal_points(train, s, result.curves[s]) for s in usable
+        ])
+        dimension_weights, weights = fit_weights(points_train, [signals[s] for s in usable], label,
+                                                 default_dimension_weights or {})
+        result.dimension_weights = {d: dimension_weights.get(d, 0.0) for d in DIMENSIONS if d in signals.values()}
+        for s, w in zip(usable, weights):
+            result.signal_weights[s] = float(w)
+    else:
+        result.dimension_weights = dict(default_dimension_weights or {})
 
     # the churn probability: logistic in the overall score and log tenure
     score_train = overall_score(train, signals, result.curves, result.signal_weights, result.dimension_weights)
