@@ -370,3 +370,29 @@ def test_changing_a_weight_in_the_seed_moves_the_score_as_the_formula_says(
         assert row["health_score"] == _expected_overall(row, weights), row
     moved = [row for row in after if row["health_score"] != before[(row["customer_id"], row["date_day"])]]
     assert len(moved) > len(after) / 10, "a heavier usage weight must move many scores"
+
+
+def test_calibrate_recomputes_the_sql_score_exactly(sample_warehouse: Path) -> None:
+    """`churnguard calibrate` judges a candidate calibration by recomputing the score in
+    Python (cohort intervals, points curves, re-normalised weighted means, rounding half
+    away from zero). With the default curve and weights that replica must give the SQL's
+    score on every customer-day it looks at."""
+    import numpy as np
+
+    from churnguard.calibrate import catalog, default_curve, dimension_weights_in, load_signals, overall_score
+
+    con = duckdb.connect(str(sample_warehouse), read_only=True)
+    try:
+        frame = con.execute(
+            "select customer_id, date_day as cutoff_date, health_score from marts.health_scores "
+            "where date_day in ('2025-03-01', '2025-06-01', '2025-09-01', '2025-12-01')"
+        ).df()
+    finally:
+        con.close()
+    signals = catalog(sample_warehouse)
+    assert len(signals) == 23
+    data = load_signals(sample_warehouse, signals, frame)
+    score = overall_score(data, signals, {s: default_curve(5) for s in signals}, {s: 1.0 for s in signals},
+                          dimension_weights_in(sample_warehouse))
+    assert len(frame) > 600
+    assert np.array_equal(score, frame["health_score"].to_numpy(dtype=float))
