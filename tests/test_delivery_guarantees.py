@@ -347,7 +347,7 @@ def test_warn_level_staleness_and_the_bundled_sample_do_not_block(tmp_path, isol
     _raw_logins(warehouse, 333 * 24, source_dir=str(settings.SAMPLE_DATA_DIR))
     report = _sync(warehouse, config)
     assert report.destination("files").status == "success"
-    assert "crm.logins: newest row synced" in report.format() and "bundled sample: not enforced" in report.format()
+    assert "bundled sample data: 1 raw table(s) past their freshness error threshold (oldest crm.logins" in report.format()
 
 
 # --- item 18: include_contact_email works with the real alert mart ---------------------------
@@ -382,3 +382,42 @@ def test_include_contact_email_reads_the_key_contact_when_the_mart_has_no_email_
     with open(tmp_path / "out" / "alert_list.csv", newline="") as handle:
         emails = {row["customer_id"]: row["contact_email"] for row in csv.DictReader(handle)}
     assert emails == {"cust-0001": "buyer@one.example", "cust-0002": ""}
+
+
+def test_dead_letter_replay_also_sends_without_the_warehouse_lock(server, receiver, isolated_warehouse):
+    warehouse = write_marts(isolated_warehouse)
+    receiver.reject_alerts = {"alert-0002"}
+    _sync(warehouse, _config(server.url))
+    receiver.reject_alerts = set()
+    seen: list[str] = []
+    receiver.on_request = _lock_probe(warehouse, seen)
+    replay = _sync(warehouse, _config(server.url), retry_dead_letters=True).destination("crm_hook")
+    assert (replay.status, replay.replayed, replay.parked) == ("success", 1, 0) and seen == ["free"]
+    assert query(warehouse, "select status from delivery.sync_state where alert_id = 'alert-0002'") == [("open",)]
+
+
+def test_two_syncs_of_one_warehouse_take_turns(server, receiver, isolated_warehouse, monkeypatch):
+    """Syncs deliver without the warehouse lock, so they serialise on their own delivery lock."""
+    import subprocess
+    import sys
+
+    from churnguard.defs.locking import WarehouseBusyError
+
+    warehouse = write_marts(isolated_warehouse)
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from churnguard.defs.locking import delivery_lock\n"
+         "with delivery_lock(sys.argv[1], holder='churnguard sync (another terminal)'):\n"
+         "    print('held', flush=True); time.sleep(30)", str(warehouse)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        monkeypatch.setenv("CHURNGUARD_LOCK_TIMEOUT", "0")
+        with pytest.raises(WarehouseBusyError, match="another terminal"):
+            _sync(warehouse, _config(server.url))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert receiver.requests == []
+    assert _sync(warehouse, _config(server.url)).destination("crm_hook").sent == 6

@@ -308,3 +308,15 @@ def retry_while_open_elsewhere(
                 told = True
             time.sleep(min(delay, max(0.0, timeout - waited)))
             delay = min(delay * 2, 2.0)
+
+
+def delivery_lock(warehouse: Path, *, holder: str, timeout: float | None = None):
+    """Serialise the deliveries (syncs) of one warehouse: ``<warehouse>.delivery.lock``.
+
+    A sync reaches its destinations without the warehouse lock (so loads and builds go on),
+    but two syncs must not interleave their sends and dead-letter files. Lock order: this
+    one first, then the warehouse lock (a sync inside ``churnguard run`` releases the run's
+    warehouse lock before taking it).
+    """
+    warehouse = Path(warehouse).expanduser().resolve()
+    return warehouse_lock(warehouse.with_name(warehouse.name + ".delivery"), holder=holder, timeout=timeout)

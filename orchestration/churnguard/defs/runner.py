@@ -4,7 +4,8 @@ The nightly job (`jobs`) is executed with ``execute_in_process`` over the partit
 the schedule would choose now (`schedules.nightly_window`): on a new warehouse, every day;
 afterwards, the days since the last one built (minus the lookback) through yesterday. The whole run holds the warehouse lock, so a second ``churnguard run`` (or a
 Dagster run of another instance) on the same file waits or fails with a clear message
-(``CHURNGUARD_LOCK_TIMEOUT``). Progress goes to stdout, one line per step and asset.
+(``CHURNGUARD_LOCK_TIMEOUT``); a reader holding the DuckDB file open when the run starts is
+waited for the same way, with one message. Progress goes to stdout, one line per step and asset.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from churnguard import data_test_scope, settings
 from churnguard.defs import config
 from churnguard.defs.dbt_assets import DBT_DAILY_MODELS, DBT_MODELS, DBT_MODELS_AFTER_DAILY, daily_tables
 from churnguard.defs.jobs import NIGHTLY_JOB
-from churnguard.defs.locking import warehouse_lock
+from churnguard.defs.locking import retry_while_open_elsewhere, warehouse_lock
 from churnguard.defs.raw import RAW_ASSETS_NAME
 from churnguard.defs.schedules import nightly_window, range_tags
 from churnguard.defs.sensors import step_failure_text
@@ -121,6 +122,10 @@ def run_nightly_once(
             print(f"Nightly run over partitions {window[0]} .. {window[1]} (daily facts in one dbt invocation)", flush=True)
     log_path = dbt_output_log()
     with warehouse_lock(warehouse, holder=f"churnguard run (pid {os.getpid()})", timeout=lock_timeout):
+        if warehouse.exists():  # a reader holding the file would fail the first dbt step: wait for it
+            import duckdb
+
+            retry_while_open_elsewhere(lambda: duckdb.connect(str(warehouse)).close(), warehouse, timeout=lock_timeout)
         # One test scope for the whole run, decided before it writes anything.
         tags.setdefault(
             data_test_scope.RUN_TAG, data_test_scope.choose(warehouse, "auto", full_refresh=full_refresh)

@@ -27,6 +27,7 @@ def _warehouse(args: argparse.Namespace) -> Path:
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
+    from churnguard.defs.locking import WarehouseBusyError
     from churnguard.delivery.config import DeliveryConfigError, load_config
     from churnguard.delivery.engine import SyncError, sync
     from churnguard.quality.runner import WarehouseReadError
@@ -49,7 +50,8 @@ def _cmd_sync(args: argparse.Namespace) -> int:
             full_resync=args.full_resync,
             override_stale_reason=args.override_stale_data,
         )
-    except (DeliveryConfigError, SyncError, WarehouseReadError, SuiteError, VolumeConfigError, ValueError) as error:
+    except (DeliveryConfigError, SyncError, WarehouseReadError, SuiteError, VolumeConfigError, ValueError,
+            WarehouseBusyError) as error:
         from churnguard.delivery.redact import redact_text
 
         print(f"churnguard sync: {redact_text(error)}", file=sys.stderr)

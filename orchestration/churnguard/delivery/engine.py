@@ -41,7 +41,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -440,6 +440,22 @@ def sync(
         override_reason=override,
         config_source=config.source,
     )
+    with ExitStack() as held:
+        if lock and not dry_run:  # lock order: delivery lock, then warehouse lock
+            held.enter_context(_unlocked(warehouse, f"churnguard sync (run {run_id[:8]})", True))
+            from churnguard.defs.locking import delivery_lock
+
+            held.enter_context(delivery_lock(warehouse, holder=f"churnguard sync (run {run_id[:8]})"))
+        return _sync(
+            warehouse, config, selected, report, gate, run_id, dry_run, override, stale_reason, retry_dead_letters,
+            full_resync, lock, log, sleep, secrets,
+        )
+
+
+def _sync(
+    warehouse, config, selected, report, gate, run_id, dry_run, override, stale_reason, retry_dead_letters,
+    full_resync, lock, log, sleep, secrets,
+) -> SyncReport:
     with _lock(warehouse, f"churnguard sync (run {run_id[:8]})", lock and not dry_run):
         if retry_dead_letters:
             return _replay(warehouse, config, selected, report, log, sleep, secrets)
@@ -612,43 +628,53 @@ def _settle_dead_letters(con, dead_dir: Path, name: str, report: DestinationRepo
 
 
 def _replay(warehouse, config, selected, report, log, sleep, secrets=()) -> SyncReport:
+    """Replay the dead letters; called under the warehouse lock, released while sending."""
     dead_dir = _dead_letter_dir(config, warehouse)
     con = _connect(warehouse, read_only=False)
     try:
         state.ensure_schema(con)
-        fields = [f.name for f in payload_fields(config.include_contact_email)]
-        for destination, d in zip(selected, report.destinations):
-            started_at, started = state.utcnow(), time.perf_counter()
-            records = deadletter.read(dead_dir, destination.name)
-            known = state.load_state(con, destination.name)
-            live = _still_parked(records, known)
-            dropped = len(records) - len(live)
-            if dropped:
-                log(f"{destination.name}: {dropped} dead letter(s) superseded by newer versions, dropped")
-            if not live:
-                deadletter.rewrite(dead_dir, destination.name, [])
-                d.status = "success"
-                d.seconds = time.perf_counter() - started
-                _audit(con, report.run_id, d, started_at, False, None)
-                continue
-            changes = [deadletter.as_change(r) for r in live]
-            # Failures of this replay are appended again by the sink: start from an empty file.
-            deadletter.rewrite(dead_dir, destination.name, [])
-            sink = _StateSink(con, destination.name, report.run_id, dead_dir, d, log)
-            try:
-                adapter = build_adapter(destination, base_dir=warehouse.parent, run_id=report.run_id, fields=fields, sleep=sleep, log=log)
-                adapter.deliver(changes, sink, None)  # None: a files destination keeps its snapshot
-                d.status = "partial" if d.dead_lettered else "success"
-            except Exception as error:
-                _failed(d, error, secrets)
-                pending = [r for r in live if r["idempotency_key"] not in sink.confirmed]
-                existing = deadletter.read(dead_dir, destination.name)
-                deadletter.rewrite(dead_dir, destination.name, [*pending, *existing])
-                d.failed += len(pending)
-            d.replayed = d.sent + d.updated + d.closed
+        known = {d.name: state.load_state(con, d.name) for d in selected}
+    finally:
+        con.close()
+    fields = [f.name for f in payload_fields(config.include_contact_email)]
+    with _unlocked(warehouse, f"churnguard sync (run {report.run_id[:8]}, replay)", True):
+        outcomes = [
+            _replay_destination(warehouse, destination, d, known[destination.name], fields, report.run_id, dead_dir, log, sleep, secrets)
+            for destination, d in zip(selected, report.destinations)
+        ]
+    con = _connect(warehouse, read_only=False)
+    try:
+        for destination, d, (sink, started_at) in zip(selected, report.destinations, outcomes):
+            sink.flush(con)
             _settle_dead_letters(con, dead_dir, destination.name, d)
-            d.seconds = time.perf_counter() - started
             _audit(con, report.run_id, d, started_at, False, None)
     finally:
         con.close()
     return report
+
+
+def _replay_destination(warehouse, destination, d, known, fields, run_id, dead_dir, log, sleep, secrets):
+    started_at, started = state.utcnow(), time.perf_counter()
+    sink = _StateSink(None, destination.name, run_id, dead_dir, d, log)
+    records = deadletter.read(dead_dir, destination.name)
+    live = _still_parked(records, known)
+    dropped = len(records) - len(live)
+    if dropped:
+        log(f"{destination.name}: {dropped} dead letter(s) superseded by newer versions, dropped")
+    # Failures of this replay are appended again by the sink: start from an empty file.
+    deadletter.rewrite(dead_dir, destination.name, [])
+    d.status = "success"
+    if live:
+        try:
+            adapter = build_adapter(destination, base_dir=warehouse.parent, run_id=run_id, fields=fields, sleep=sleep, log=log)
+            adapter.deliver([deadletter.as_change(r) for r in live], sink, None)  # None: files keep their snapshot
+            d.status = "partial" if d.dead_lettered else "success"
+        except Exception as error:
+            _failed(d, error, secrets)
+            pending = [r for r in live if r["idempotency_key"] not in sink.confirmed]
+            existing = deadletter.read(dead_dir, destination.name)
+            deadletter.rewrite(dead_dir, destination.name, [*pending, *existing])
+            d.failed += len(pending)
+        d.replayed = d.sent + d.updated + d.closed
+    d.seconds = time.perf_counter() - started
+    return sink, started_at

@@ -152,7 +152,8 @@ class WebhookDestination:
                     try:
                         self._deliver_batch(list(changes[start : start + self.batch_size]), sink)
                     except _GiveUp as giving_up:
-                        rest = list(changes[start:])
+                        done = getattr(sink, "confirmed", set())  # records of a split batch already answered
+                        rest = [c for c in changes[start:] if c.idempotency_key not in done]
                         self._log(f"{self.destination.name}: {giving_up}; {len(rest)} record(s) to the dead letters")
                         sink.dead_lettered(rest, str(giving_up))
                         return
