@@ -80,8 +80,9 @@ class Calibration:
     signal_weights: dict[str, float] = field(default_factory=dict)
     dimension_weights: dict[str, float] = field(default_factory=dict)
     probability: dict[str, float] = field(default_factory=dict)
-    auc_before: float = float("nan")
-    auc_after: float = float("nan")
+    auc_before: float = float("nan")  # the default score on the holdout
+    auc_after: float = float("nan")  # the fitted score on the holdout
+    score_kept_defaults: bool = False  # the fit did not beat the defaults: only the probability is kept
     probability_auc: float = float("nan")
     train_rows: int = 0
     holdout_rows: int = 0
@@ -106,9 +107,12 @@ class Calibration:
         meta = {
             "calibrated": (1, "fitted by churnguard calibrate on this warehouse's history"),
             "horizon_days": (self.horizon_days, "days ahead the churn probability speaks of"),
-            "holdout_auc_before": (self.auc_before, f"score AUC on the holdout {self.holdout_cutoffs[0]}.."
-                                                   f"{self.holdout_cutoffs[-1]} before calibration"),
-            "holdout_auc_after": (self.auc_after, "score AUC on the holdout with this calibration (estimated)"),
+            "holdout_auc_default": (self.auc_before, f"default score's AUC on the holdout {self.holdout_cutoffs[0]}.."
+                                                    f"{self.holdout_cutoffs[-1]}"),
+            "holdout_auc_fitted": (self.auc_after, "fitted score's AUC on the holdout"),
+            "score_kept_defaults": (int(self.score_kept_defaults),
+                                    "1: the fitted curves and weights did not beat the defaults on the holdout, "
+                                    "so the score keeps its defaults and only the probability is fitted"),
             "train_rows": (self.train_rows, f"customer-cut-offs fitted on, {self.train_cutoffs[0]}.."
                                             f"{self.train_cutoffs[-1]}"),
         }
@@ -124,11 +128,17 @@ class Calibration:
             f"{self.train_cutoffs[0]} .. {self.train_cutoffs[-1]})",
             f"  holdout: {self.holdout_rows:,} customer-cut-offs ({len(self.holdout_cutoffs)} cut-offs "
             f"{self.holdout_cutoffs[0]} .. {self.holdout_cutoffs[-1]})",
-            f"  ROC AUC on the holdout: before {self.auc_before:.3f}, after {self.auc_after:.3f} (score), "
+            f"  ROC AUC of the score on the holdout: defaults {self.auc_before:.3f}, fitted {self.auc_after:.3f}; "
             f"churn probability {self.probability_auc:.3f}",
-            "  dimension weights: " + ", ".join(f"{d} {w:.2f}" for d, w in self.dimension_weights.items()),
-            "  signals used: " + ", ".join(s for s, w in sorted(self.signal_weights.items()) if w > 0),
         ]
+        if self.score_kept_defaults:
+            lines.append("  the fitted curves and weights do not beat the defaults on the holdout: the score keeps "
+                         "its defaults; only the churn probability is calibrated")
+        else:
+            lines += [
+                "  dimension weights: " + ", ".join(f"{d} {w:.2f}" for d, w in self.dimension_weights.items()),
+                "  signals used: " + ", ".join(s for s, w in sorted(self.signal_weights.items()) if w > 0),
+            ]
         return "\n".join(lines)
 
 
@@ -400,8 +410,29 @@ def calibrate(
     else:
         result.dimension_weights = dict(default_dimension_weights or {})
 
-    # the churn probability: logistic in the overall score and log tenure
-    score_train = overall_score(train, signals, result.curves, result.signal_weights, result.dimension_weights)
+    # Keep the fitted curves and weights only where they score the holdout better than the
+    # defaults do; a fit that does not generalise leaves the score as it was.
+    holdout_label = holdout["churned"].to_numpy()
+    default_curves = {s: fallback for s in signals}
+    default_signal_weights = {s: 1.0 for s in signals}
+    default_dims = dict(default_dimension_weights or {})
+
+    def holdout_auc(curves: dict, signal_weights: dict, dimension_weights: dict) -> float:
+        score = overall_score(holdout, signals, curves, signal_weights, dimension_weights)
+        score = np.where(np.isnan(score), np.nanmean(score), score)
+        return roc_auc(-score, holdout_label)
+
+    result.auc_before = holdout_auc(default_curves, default_signal_weights, default_dims)
+    result.auc_after = holdout_auc(result.curves, result.signal_weights, result.dimension_weights)
+    if result.auc_after <= result.auc_before:
+        result.score_kept_defaults = True
+        result.curves, result.signal_weights, result.dimension_weights = {}, {}, {}
+        chosen = (default_curves, default_signal_weights, default_dims)
+    else:
+        chosen = (result.curves, result.signal_weights, result.dimension_weights)
+
+    # the churn probability: logistic in the (chosen) score and log tenure
+    score_train = overall_score(train, signals, *chosen)
     ok = ~np.isnan(score_train)
     x = np.column_stack([score_train[ok], np.log1p(train["tenure_days"].to_numpy(dtype=float)[ok])])
     model = LogisticRegression(C=1e4, max_iter=1000).fit(x, label[ok])
@@ -410,13 +441,8 @@ def calibrate(
         "health_score": float(model.coef_[0][0]),
         "log_tenure_days": float(model.coef_[0][1]),
     }
-
-    # before and after, on the holdout
-    holdout_label = holdout["churned"].to_numpy()
-    result.auc_before = roc_auc(-holdout["health_score"].to_numpy(dtype=float), holdout_label)
-    score_holdout = overall_score(holdout, signals, result.curves, result.signal_weights, result.dimension_weights)
+    score_holdout = overall_score(holdout, signals, *chosen)
     score_holdout = np.where(np.isnan(score_holdout), np.nanmean(score_holdout), score_holdout)
-    result.auc_after = roc_auc(-score_holdout, holdout_label)
     logit = (result.probability["intercept"] + result.probability["health_score"] * score_holdout
              + result.probability["log_tenure_days"] * np.log1p(holdout["tenure_days"].to_numpy(dtype=float)))
     result.probability_auc = roc_auc(logit, holdout_label)
