@@ -81,6 +81,11 @@ def valid_dataset() -> dict[str, list[dict]]:
             ("L3", "A2", "pu-3", "2025-05-03T08:00:00Z", "30"),
             ("L4", "A3", "pu-4", "2025-05-04T08:00:00.250Z", "0"),
         ),
+        "crm.product_events": _rows(
+            "event_id, account_id, user_id, event_type, occurred_at",
+            ("E1", "A2", "pu-3", "report_exported", "2025-05-03T08:05:00Z"),
+            ("E2", "A3", "", "api_call", "2025-05-04T09:00:00Z"),
+        ),
         "crm.interventions": _rows(
             "intervention_id, account_id, alert_id, user_id, playbook, channel, opened_at, first_contact_at, "
             "interview_at, solution_at, cost, currency, outcome, outcome_at, churn_reason",
@@ -90,11 +95,11 @@ def valid_dataset() -> dict[str, list[dict]]:
              "usd", "pending", "", "Price,\nand support"),
         ),
         "billing.subscriptions": _rows(
-            "subscription_id, account_id, plan_name, status, billing_interval, mrr, currency, started_at, "
-            "ended_at, renewal_date, canceled_at",
-            ("S1", "A1", "Enterprise", "active", "year", "5000.00", "USD", "2023-02-01T00:00:00Z", "",
+            "subscription_id, account_id, plan_name, status, billing_interval, billing_interval_count, mrr, "
+            "currency, started_at, ended_at, renewal_date, canceled_at",
+            ("S1", "A1", "Enterprise", "active", "year", "1", "5000.00", "USD", "2023-02-01T00:00:00Z", "",
              (date.today() + timedelta(days=200)).isoformat(), ""),
-            ("S2", "A2", "Growth", "canceled", "month", "799.5", "USD", "2023-07-01T00:00:00Z",
+            ("S2", "A2", "Growth", "canceled", "month", "6", "799.5", "USD", "2023-07-01T00:00:00Z",
              "2025-05-01T00:00:00Z", "", "2025-04-01T00:00:00Z"),
         ),
         "billing.invoices": _rows(
@@ -367,10 +372,10 @@ def test_optional_column_may_be_missing(tmp_path):
 def test_missing_column(tmp_path, wh):
     data = valid_dataset()
     for r in data["crm.accounts"]:
-        del r["segment"]
+        del r["account_id"]
     err = bad_load(write_csvs(tmp_path / "raw", data), wh)
-    p = find(err, "missing_column", "crm__accounts.csv", "segment")
-    assert "crm__accounts.csv, column segment: missing required column 'segment'" in str(err)
+    p = find(err, "missing_column", "crm__accounts.csv", "account_id")
+    assert "crm__accounts.csv, column account_id: missing required column 'account_id'" in str(err)
     assert p.table == "crm.accounts"
 
 
@@ -510,20 +515,22 @@ def test_csv_and_parquet_for_one_table(tmp_path, wh):
     assert "crm__users.csv" in p.message and "crm__users.parquet" in p.message
 
 
-def test_missing_table(tmp_path, wh):
+def test_absent_table_loads_empty_and_is_reported(tmp_path, wh):
+    """Issue 16: a table with no data may be absent; it loads as empty and the report says so."""
     raw = write_csvs(tmp_path / "raw", valid_dataset())
     (raw / "support__nps_responses.csv").unlink()
-    err = bad_load(raw, wh)
-    p = find(err, "missing_table")
-    assert p.table == "support.nps_responses" and "support__nps_responses.csv" in str(err)
+    report = load(raw, wh)
+    assert report.row_counts()["support.nps_responses"] == 0
+    assert any("support.nps_responses: absent" in w and "loaded as an empty table" in w for w in report.warnings)
+    assert "support.nps_responses: absent" in report.format()
 
 
 def test_accepted_values_and_boolean(tmp_path, wh):
-    data = set_value(valid_dataset(), "crm.accounts", 0, "segment", "Enterprise")
+    data = set_value(valid_dataset(), "crm.users", 0, "role", "Boss")
     set_value(data, "crm.users", 2, "is_active", "maybe")
     err = bad_load(write_csvs(tmp_path / "raw", data), wh)
-    p = find(err, "accepted_values", "crm__accounts.csv", "segment")
-    assert p.rows == [2] and "enterprise, mid_market, smb" in p.message
+    p = find(err, "accepted_values", "crm__users.csv", "role")
+    assert p.rows == [2] and "account_manager, customer_success_manager, sales_lead" in p.message
     p = find(err, "type", "crm__users.csv", "is_active")
     assert p.rows == [4] and p.values == ["'maybe'"]
 

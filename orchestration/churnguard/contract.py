@@ -34,13 +34,17 @@ class Column:
     type: str
     description: str
     nullable: bool = False
-    required: bool = True  # False: the file may omit the column; it loads as null
+    # False: the file may omit the column; it loads as null. Default: a nullable column
+    # is optional (an export that has no such data leaves the column out).
+    required: bool | None = None
     accepted_values: tuple[str, ...] | None = None
     min_value: float | None = None
     max_value: float | None = None
     references: str | None = None  # "table.column" that must contain every non-null value
 
     def __post_init__(self) -> None:
+        if self.required is None:
+            object.__setattr__(self, "required", not self.nullable)
         if self.type not in LOGICAL_TYPES:
             raise ValueError(f"column {self.name}: unknown type {self.type}")
 
@@ -81,17 +85,19 @@ SYNCED_AT = Column(
     "_synced_at",
     "timestamp",
     "When the row reached the raw export (UTC). Used for source freshness and to "
-    "recognise late-arriving rows.",
+    "recognise late-arriving rows. Optional: exports without it load it as null.",
+    nullable=True,
+    required=False,
 )
 
-SEGMENTS = ("enterprise", "mid_market", "smb")
+SEGMENTS = ("enterprise", "mid_market", "smb")  # the usual values; segment is free text
 BUSINESS_MODELS = ("subscription", "activity", "order")
 CHANNELS = ("email", "call", "meeting", "chat")
 DIRECTIONS = ("inbound", "outbound")
 USER_ROLES = ("account_manager", "customer_success_manager", "sales_lead")
 INVOICE_STATUSES = ("open", "paid", "void", "uncollectible")
 SUBSCRIPTION_STATUSES = ("active", "canceled", "past_due", "trialing")
-BILLING_INTERVALS = ("month", "year")
+BILLING_INTERVALS = ("day", "week", "month", "year")
 ORDER_STATUSES = ("completed", "refunded", "canceled")
 PAYMENT_STATUSES = ("succeeded", "failed", "refunded")
 TICKET_PRIORITIES = ("low", "normal", "high", "urgent")
@@ -151,20 +157,30 @@ TABLES: tuple[Table, ...] = (
         "Salesforce Account / HubSpot Company",
         [
             Column("account_id", "string", "Unique id of the customer account."),
-            Column("account_name", "string", "Company name."),
-            Column("segment", "string", "Sales segment.", accepted_values=SEGMENTS),
+            Column("account_name", "string", "Company name.", nullable=True, required=False),
+            Column("segment", "string",
+                   "Sales segment, free text (e.g. enterprise, mid_market, smb); the KPIs are reported per "
+                   "segment. Null (or a missing column) reports the account under 'unassigned'.",
+                   nullable=True, required=False),
             Column("industry", "string", "Industry, free text from the CRM picklist.", nullable=True),
             Column("region", "string", "Sales region (e.g. EMEA, NA, APAC, LATAM).", nullable=True),
-            Column("owner_user_id", "string", "Account manager who owns the account.",
-                   references="crm.users.user_id"),
+            Column("owner_user_id", "string",
+                   "Account manager who owns the account. Null (or a missing column): alerts go to the "
+                   "default owner or queue (dbt var default_owner_user_id).",
+                   nullable=True, required=False, references="crm.users.user_id"),
             Column("csm_user_id", "string", "Customer-success manager, when one is assigned.", nullable=True,
                    references="crm.users.user_id"),
             Column("business_model", "string",
-                   "How churn is defined for this account: subscription, activity or order. "
-                   "Null (or a missing column) uses the project default (dbt var churn_definition).",
+                   "How churn is defined for this account: subscription, activity or order. Null (or a "
+                   "missing column) is inferred from the data: subscription when the account has "
+                   "subscriptions, else order when it has orders, else activity when it has logins or "
+                   "product events, else the project default (dbt var churn_definition).",
                    nullable=True, required=False, accepted_values=BUSINESS_MODELS),
-            Column("created_at", "timestamp", "When the account was created in the CRM."),
-            Column("updated_at", "timestamp", "Last modification of the account record."),
+            Column("created_at", "timestamp",
+                   "When the account was created in the CRM. Null (or a missing column): the customer "
+                   "starts with its first subscription, order or login.", nullable=True, required=False),
+            Column("updated_at", "timestamp", "Last modification of the account record.", nullable=True,
+                   required=False),
         ],
         event_time_column="created_at",
         freshness_warn_hours=24 * 7,
@@ -230,6 +246,23 @@ TABLES: tuple[Table, ...] = (
     ),
     _t(
         "crm",
+        "product_events",
+        "Any product usage event stream (feature used, page viewed, API call, message sent), one "
+        "row per event. The usage dimension counts these beside logins, so usage can come from "
+        "whatever the product records.",
+        "event_id",
+        "Segment/Mixpanel/Amplitude track events, or the product's own event log",
+        [
+            Column("event_id", "string", "Unique id of the event."),
+            Column("account_id", "string", "Account the user belongs to.", references="crm.accounts.account_id"),
+            Column("user_id", "string", "Product user id, when known.", nullable=True),
+            Column("event_type", "string", "What happened (free text: the stream's event name)."),
+            Column("occurred_at", "timestamp", "When the event happened."),
+        ],
+        event_time_column="occurred_at",
+    ),
+    _t(
+        "crm",
         "interventions",
         "Retention interventions: what an account manager did about an alert, and how it ended.",
         "intervention_id",
@@ -266,11 +299,17 @@ TABLES: tuple[Table, ...] = (
         [
             Column("subscription_id", "string", "Unique id of the subscription."),
             Column("account_id", "string", "Customer account.", references="crm.accounts.account_id"),
-            Column("plan_name", "string", "Plan or product name."),
-            Column("status", "string", "Status at export time.", accepted_values=SUBSCRIPTION_STATUSES),
-            Column("billing_interval", "string", "Invoicing cadence.", accepted_values=BILLING_INTERVALS),
+            Column("plan_name", "string", "Plan or product name.", nullable=True, required=False),
+            Column("status", "string", "Status at export time (informative; service dates decide churn).",
+                   nullable=True, required=False, accepted_values=SUBSCRIPTION_STATUSES),
+            Column("billing_interval", "string", "Invoicing cadence: the unit of the billing period.",
+                   accepted_values=BILLING_INTERVALS),
+            Column("billing_interval_count", "integer",
+                   "Billing periods of billing_interval per invoice (a 6-month plan: month and 6). Null "
+                   "(or a missing column) means 1.", nullable=True, required=False, min_value=1),
             Column("mrr", "decimal", "Monthly recurring revenue of this subscription.", min_value=0),
-            Column("currency", "string", "ISO 4217 currency of mrr."),
+            Column("currency", "string", "ISO 4217 currency of mrr. Null (or a missing column): the reporting "
+                   "currency.", nullable=True, required=False),
             Column("started_at", "timestamp", "First day of service."),
             Column("ended_at", "timestamp",
                    "When service ended (exclusive: the first instant without service); null while running.",
@@ -327,8 +366,11 @@ TABLES: tuple[Table, ...] = (
             Column("account_id", "string", "Buying customer.", references="crm.accounts.account_id"),
             Column("ordered_at", "timestamp", "When the order was placed."),
             Column("amount", "decimal", "Order total, net of tax.", min_value=0),
-            Column("currency", "string", "ISO 4217 currency."),
-            Column("status", "string", "Order status.", accepted_values=ORDER_STATUSES),
+            Column("currency", "string", "ISO 4217 currency. Null (or a missing column): the reporting currency.",
+                   nullable=True, required=False),
+            Column("status", "string",
+                   "Order status. Null (or a missing column): completed (a purchase log lists purchases).",
+                   nullable=True, required=False, accepted_values=ORDER_STATUSES),
         ],
         event_time_column="ordered_at",
     ),

@@ -18,16 +18,16 @@ Two phases:
    keys, and references between tables. EVERY problem is collected (with the first
    `MAX_EXAMPLES` rows and the total count per problem) and raised together as one
    `LoadError`.
-2. Write: attach the warehouse and, in ONE transaction, replace the 13 raw tables
+2. Write: attach the warehouse and, in ONE transaction, replace every raw table
    (``raw_crm.accounts`` ...) and append to ``raw_meta.load_log``. A failure rolls
    everything back; the previous raw data stays intact.
 
 Decisions (see the project's DECISIONS.md):
 
 - Full snapshot: a load replaces every raw table with the folder's contents; rows
-  absent from the folder disappear from ``raw_*``. All 13 tables are required; an
-  empty table is a header-only CSV (or a zero-row Parquet file); a 0-byte file is
-  an error.
+  absent from the folder disappear from ``raw_*``. A table with no file is loaded
+  as empty and named in the report's warnings (so is a header-only CSV or a zero-row
+  Parquet file); a 0-byte file is an error.
 - Columns not in the contract are dropped, with a warning naming them; the raw
   tables always have exactly the contract's columns and types. A missing optional
   column (``required=False``) loads as null, with a warning.
@@ -198,7 +198,9 @@ def _validate(con, source_dir: Path, currency: str | None, now: datetime | None,
                  now=now_utc + tolerance, tolerance_text=_tolerance_text(tolerance),
                  today=now_utc.date(), history_start=history_start(now_utc.date()))
 
-    sources, found, warns = discover(source_dir)
+    # Absent tables load as empty (header-only CSVs in the scratch connection's temp folder).
+    scratch = con.execute("select current_setting('temp_directory')").fetchone()[0]
+    sources, found, warns = discover(source_dir, Path(scratch) / "absent_tables")
     problems += found
     warnings += warns
     stager = Stager(con, problems, warnings)

@@ -69,6 +69,18 @@ def _clock_and_customers(con) -> list[str]:
             "select current_status, count(*), sum(current_mrr) from marts.dim_customers group by 1 order by 1"
         ).fetchall():
             lines.append(f"    {status:<12} {count:>8,}   MRR {float(mrr or 0):>14,.2f}")
+    if "business_model_source" in _columns(con, "staging", "stg_crm__accounts"):
+        # The export did not say how churn is defined for these accounts: say what was assumed.
+        inferred = con.execute(
+            "select business_model, business_model_source, count(*) from staging.stg_crm__accounts "
+            "where business_model_source <> 'recorded' group by 1, 2 order by 2 desc, 1"
+        ).fetchall()
+        for source in ("inferred", "default"):
+            parts = [(model, count) for model, src, count in inferred if src == source]
+            if parts:
+                what = "inferred from the data" if source == "inferred" else "set to the default churn_definition"
+                lines.append(f"  business model {what} for {sum(c for _, c in parts):,} accounts ("
+                             + ", ".join(f"{model} {count:,}" for model, count in parts) + ")")
     return lines
 
 

@@ -1,7 +1,8 @@
 {#- The warehouse's clock: one row with the first day of behavioural history and the
     "today" (as-of date) every customer-day fact runs up to. Both can be pinned with the
     vars history_start_date / as_of_date; by default they come from the raw data, so a
-    sample exported months ago is not shown as "everyone churned since". -#}
+    sample exported months ago is not shown as "everyone churned since". Events are
+    logins, product events, interactions, orders, invoices and tickets. -#}
 
 with logins as (
     select min(logged_in_date) as first_date, max(logged_in_date) as last_date
@@ -28,6 +29,11 @@ tickets as (
     from {{ ref('stg_support__tickets') }}
 ),
 
+product_events as (
+    select min(occurred_date) as first_date, max(occurred_date) as last_date
+    from {{ ref('stg_crm__product_events') }}
+),
+
 event_dates as (
     select * from logins
     union all
@@ -38,6 +44,8 @@ event_dates as (
     select * from invoices
     union all
     select * from tickets
+    union all
+    select * from product_events
 ),
 
 final as (

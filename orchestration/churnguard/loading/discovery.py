@@ -8,8 +8,10 @@ A table ``<system>.<name>`` is read from exactly one entry of the folder:
 
 Entries whose name starts with ``_`` or ``.`` are ignored silently (ground truth in
 ``_truth/``, ``_SUCCESS`` markers, ``.DS_Store``); any other entry that is not a
-contract table is a warning. A missing table, an empty folder, mixed formats in a
-folder and two entries for the same table are problems.
+contract table is a warning. An empty folder, mixed formats in a folder and two entries
+for the same table are problems. A table without any entry is absent: given a scratch
+folder (``absent_dir``), it is read from a header-only CSV written there, i.e. loaded
+as an empty table, and a warning names it; without one it is a problem.
 """
 
 from __future__ import annotations
@@ -58,7 +60,16 @@ def _ignored(name: str) -> bool:
     return name.startswith(("_", ".")) or name.lower().endswith(DOCUMENTATION_SUFFIXES)
 
 
-def discover(source_dir: Path) -> tuple[dict[str, TableSource], list[Problem], list[str]]:
+def _absent_source(t: Table, absent_dir: Path) -> TableSource:
+    """An absent table read as empty: a header-only CSV with the contract's columns."""
+    absent_dir.mkdir(parents=True, exist_ok=True)
+    path = absent_dir / f"{file_stem(t)}.csv"
+    path.write_text(",".join(t.column_names) + "\n", encoding="utf-8")
+    entry = f"(absent: {file_stem(t)})"
+    return TableSource(t, entry, "csv", [SourceFile(path, entry, "csv")])
+
+
+def discover(source_dir: Path, absent_dir: Path | None = None) -> tuple[dict[str, TableSource], list[Problem], list[str]]:
     """Map each contract table to its source; return (sources by qualified name, problems, warnings)."""
     problems: list[Problem] = []
     warnings: list[str] = []
@@ -95,7 +106,11 @@ def discover(source_dir: Path) -> tuple[dict[str, TableSource], list[Problem], l
     for t in TABLES:
         cands = found.get(t.qualified_name, [])
         stem = file_stem(t)
-        if not cands:
+        if not cands and absent_dir is not None:
+            sources[t.qualified_name] = _absent_source(t, absent_dir)
+            warnings.append(f"{t.qualified_name}: absent from {source_dir.name}/ (no {stem}.csv, .csv.gz, "
+                            f".parquet or {stem}/), loaded as an empty table")
+        elif not cands:
             problems.append(Problem(
                 "missing_table",
                 f"no file for raw table {t.qualified_name}: expected {stem}.csv, {stem}.csv.gz, "

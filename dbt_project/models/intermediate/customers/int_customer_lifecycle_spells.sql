@@ -13,7 +13,9 @@
     For activity and order customers the account's creation opens a coverage interval
     that lasts the threshold counted from the creation (or from the history start, for
     accounts created earlier), so a new customer is not churned before it had time to
-    log in or order, and an older one not for activity before the data begins.
+    log in or order, and an older one not for activity before the data begins. An
+    account without a creation date (a purchase log) starts with its first login or
+    order.
     A spell after the first is a reactivation. Spells end after as_of_date are open.
 
     A table, not a view: the customer-day facts, dimensions, KPIs and their tests all
@@ -47,7 +49,8 @@ customers as (
         coalesce(accounts.business_model, '{{ var("churn_definition") }}') as churn_definition,
         accounts.created_date,
         case
-            when accounts.created_date < bounds.history_start_date then bounds.history_start_date
+            when accounts.created_date is null or accounts.created_date < bounds.history_start_date
+                then bounds.history_start_date
             else accounts.created_date
         end as anchor_date
     from accounts
@@ -106,7 +109,9 @@ anchor_coverage as (
             else {{ add_days('anchor_date', var('churn_no_order_days')) }}
         end as cover_end_date
     from customers
+    -- an account without a creation date starts with its first login or order
     where churn_definition in ('activity', 'order')
+        and created_date is not null
 ),
 
 coverage as (

@@ -1,5 +1,6 @@
 {#- One row per order.
-    Rename and cast only; keeps the most recent sync of each order_id. -#}
+    Rename and cast; a missing status means completed (a purchase log lists purchases).
+    Keeps the most recent sync of each order_id. -#}
 
 with source as (
     select * from {{ source('billing', 'orders') }}
@@ -13,7 +14,7 @@ renamed as (
         cast(ordered_at as date) as ordered_date,
         cast(amount as {{ dbt.type_numeric() }}) as amount,
         cast(currency as {{ dbt.type_string() }}) as currency,
-        cast(status as {{ dbt.type_string() }}) as order_status,
+        cast(coalesce(status, 'completed') as {{ dbt.type_string() }}) as order_status,
         cast(_synced_at as {{ dbt.type_timestamp() }}) as synced_at
     from source
 ),

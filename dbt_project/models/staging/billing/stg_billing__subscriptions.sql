@@ -1,5 +1,6 @@
 {#- One row per subscription. start_date is the first day of service; end_date is
     the first day without service (exclusive), null while the subscription runs.
+    billing_interval_count (periods per invoice) is 1 when the export has none.
     Rename and cast only; keeps the most recent sync of each subscription_id. -#}
 
 with source as (
@@ -13,6 +14,7 @@ renamed as (
         cast(plan_name as {{ dbt.type_string() }}) as plan_name,
         cast(status as {{ dbt.type_string() }}) as subscription_status,
         cast(billing_interval as {{ dbt.type_string() }}) as billing_interval,
+        cast(coalesce(billing_interval_count, 1) as {{ dbt.type_int() }}) as billing_interval_count,
         cast(mrr as {{ dbt.type_numeric() }}) as mrr,
         cast(currency as {{ dbt.type_string() }}) as currency,
         cast(started_at as {{ dbt.type_timestamp() }}) as started_at,
