@@ -9,6 +9,7 @@
     churnguard sync [--dry-run] [--destination NAME] [--override-volume-check REASON] [--retry-dead-letters]
     churnguard quality [--suite NAME] [--no-docs]
     churnguard backtest [--horizon-days N] [--truth CSV] [--json PATH] [--min-auc X]
+    churnguard metrics METRIC... [--group-by NAME...] [--where SQL] [--order NAME...] [--list]
 """
 
 from __future__ import annotations
@@ -158,6 +159,33 @@ def _cmd_dbt(args: argparse.Namespace) -> int:
     return run_dbt(dbt_args, warehouse=warehouse, check=False).returncode
 
 
+def _cmd_metrics(args: argparse.Namespace) -> int:
+    from churnguard.defs.warehouse import WarehouseUnavailableError
+    from churnguard.metrics import MetricsError, list_metrics, query_metrics
+
+    if args.list or not args.metric:
+        for name, label in list_metrics():
+            print(f"{name:<32} {label}")
+        if not args.list:
+            print("\nusage: churnguard metrics METRIC... [--group-by metric_time__month kpi_period__segment]",
+                  file=sys.stderr)
+            return 2
+        return 0
+    warehouse = Path(args.warehouse) if args.warehouse else settings.warehouse_path()
+    try:
+        result = query_metrics(
+            args.metric, args.group_by or (), where=args.where or (), order_by=args.order or (), limit=args.limit,
+            warehouse=warehouse,
+        )
+    except (MetricsError, WarehouseUnavailableError) as error:
+        print(f"churnguard metrics: {error}", file=sys.stderr)
+        return 2
+    if args.sql:
+        print(result.sql)
+    print(result.format())
+    return 0
+
+
 def _cmd_backtest(args: argparse.Namespace) -> int:
     from churnguard.backtest import BacktestError, run_backtest, write_json
 
@@ -250,6 +278,21 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--json", help="also write the figures to this JSON file")
     backtest.add_argument("--min-auc", type=float, help="exit 1 when the health score's ROC AUC is below this floor")
     backtest.set_defaults(func=_cmd_backtest)
+
+    metrics = sub.add_parser(
+        "metrics", help="query the KPI semantic layer (MetricFlow): e.g. churnguard metrics customer_churn_rate "
+        "--group-by metric_time__month kpi_period__segment"
+    )
+    metrics.add_argument("metric", nargs="*", help="metric names (see --list)")
+    metrics.add_argument("--group-by", nargs="+", metavar="NAME",
+                         help="dimensions, e.g. metric_time__month kpi_period__segment alert__alert_tier")
+    metrics.add_argument("--where", action="append", metavar="SQL",
+                         help="MetricFlow filter, e.g. \"{{ Dimension('kpi_period__segment') }} = 'all'\" (repeatable)")
+    metrics.add_argument("--order", nargs="+", metavar="NAME", help="order by these (prefix - for descending)")
+    metrics.add_argument("--limit", type=int, help="at most this many rows")
+    metrics.add_argument("--sql", action="store_true", help="also print the SQL MetricFlow generated")
+    metrics.add_argument("--list", action="store_true", help="list the metrics and exit")
+    metrics.set_defaults(func=_cmd_metrics)
 
     from churnguard.delivery.cli import add_parsers as add_delivery_parsers
 
