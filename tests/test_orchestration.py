@@ -80,16 +80,31 @@ def test_definitions_load_with_every_dbt_model_test_and_raw_table(defs: Definiti
     Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     keys = set(graph.get_all_asset_keys())
+    # a lineage a person can read: six layers, the gate a node between the marts and delivery
+    assert {graph.get(k).group_name for k in keys} == {"raw", "staging", "intermediate", "marts", "quality", "delivery"}
+    assert AssetKey("quality_gate") in graph.get(AssetKey("alert_list_delivery")).parent_keys
+    assert AssetKey("quality_gate") in graph.get(AssetKey("published_marts")).parent_keys
+    # one step per job node, each named for what it does (no dbt_models_2, no great_expectations_gate_2)
+    steps = sorted(node.name for node in defs.resolve_job_def(NIGHTLY_JOB).graph.nodes)
+    assert steps == [
+        "alert_list_delivery", "dbt_build_alerts_and_kpis", "dbt_build_daily_facts", "dbt_build_staging_and_dimensions",
+        "dbt_seed_reference_data", "great_expectations_gate", "great_expectations_health_scores",
+        "great_expectations_kpis", "published_marts", "quality_gate", "raw_data", "run_report",
+    ]
+    checks = {c.name: graph.get_check_spec(c).description for c in graph.asset_check_keys}
+    assert checks["unique_stg_billing__orders_order_id"] == "unique: order_id"
+    assert all(checks.values())  # every check says what it asserts
 
     models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] in ("model", "seed")}
     assert {AssetKey(name) for name in models} <= keys
-    raw = {k for k in keys if graph.get(k).group_name == "raw"}
+    raw = {k for k in keys if graph.get(k).group_name == "raw" and len(k.path) == 2}  # + the seeds
     assert len(raw) == 13 and AssetKey(["crm", "accounts"]) in raw
 
     for name, node in models.items():
         spec = graph.get(AssetKey(name))
         folders = node["fqn"][1:-1]
-        assert spec.group_name == ("_".join(folders) if folders else "seeds"), name
+        layer = {"utilities": "intermediate"}.get(folders[0], folders[0]) if node["resource_type"] == "model" else "raw"
+        assert spec.group_name == layer, name
         assert spec.pools == {WAREHOUSE_POOL}, name
         if node["resource_type"] == "model":
             assert spec.owners == ["team:analytics-engineering"], name
@@ -105,10 +120,13 @@ def test_definitions_load_with_every_dbt_model_test_and_raw_table(defs: Definiti
     assert isinstance(facts.partitions_def, DailyPartitionsDefinition)
     assert facts.partitions_def.start.date().isoformat() == "2025-01-01"
     assert facts.backfill_policy is not None and facts.backfill_policy.max_partitions_per_run is None  # single run
-    assert facts.freshness_policy is not None
+    # the sample is historical (as of 2025-12-31): its partitions end there and no wall-clock freshness policy
+    assert facts.partitions_def.get_last_partition_key() == "2025-12-31"
+    assert facts.freshness_policy is None
     assert graph.get(AssetKey("dim_customers")).partitions_def is None
-    if AssetKey("current_alert_list") in keys:
-        assert graph.get(AssetKey("current_alert_list")).freshness_policy is not None
+    live = ChurnguardDbtTranslator(live_data=True)
+    unique_id = next(u for u, n in manifest["nodes"].items() if n["name"] == "current_alert_list")
+    assert live.get_asset_spec(manifest, unique_id, None).freshness_policy is not None
 
     nightly = defs.resolve_job_def(NIGHTLY_JOB)
     assert keys <= set(nightly.asset_layer.executable_asset_keys)
@@ -116,15 +134,20 @@ def test_definitions_load_with_every_dbt_model_test_and_raw_table(defs: Definiti
     assert defs.resolve_sensor_def(FAILURE_SENSOR).default_status == DefaultSensorStatus.RUNNING
 
 
-def test_translator_maps_any_dbt_folder_to_a_group_and_meta_owner_to_owners() -> None:
+def test_translator_groups_by_layer_and_maps_meta_owner_to_owners() -> None:
     translator = ChurnguardDbtTranslator()
 
     def props(fqn, meta=None, resource_type="model"):
         return {"fqn": fqn, "resource_type": resource_type, "unique_id": f"model.p.{fqn[-1]}", "name": fqn[-1],
                 "config": {"meta": meta or {}}, "meta": meta or {}}
 
-    assert translator.get_group_name(props(["p", "marts", "health", "current_alert_list"])) == "marts_health"
-    assert translator.get_group_name(props(["p", "marts", "kpis", "kpi_monthly"])) == "marts_kpis"
+    assert translator.get_group_name(props(["p", "marts", "health", "current_alert_list"])) == "marts"
+    assert translator.get_group_name(props(["p", "marts", "kpis", "kpi_monthly"])) == "marts"
+    assert translator.get_tags(props(["p", "marts", "kpis", "kpi_monthly"])) == {"domain": "kpis"}
+    assert translator.get_group_name(props(["p", "intermediate", "health", "int_x"])) == "intermediate"
+    assert translator.get_group_name(props(["p", "utilities", "util_calendar"])) == "intermediate"
+    assert translator.get_group_name(props(["p", "reference", "health_tiers"], resource_type="seed")) == "raw"
+    assert translator.get_group_name(props(["p", "semantic", "m"])) == "semantic"  # a new layer: a new group
     assert translator.get_group_name(props(["p", "top_level_model"])) == "models"
     assert translator.get_owners(props(["p", "m", "x"], {"owner": "customer-success"})) == ["team:customer-success"]
     assert translator.get_owners(props(["p", "m", "x"], {"owner": ["ana@example.com", "Data Team"]})) == [

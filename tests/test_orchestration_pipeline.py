@@ -78,7 +78,11 @@ def test_nightly_job_runs_end_to_end_and_partitions_rebuild_identical_facts(
         record.get_dagster_event().event_specific_data
         for record in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
     ]
-    assert len(checks) > 400 and all(check.passed for check in checks)  # every dbt test ran as a check
+    dbt_checks = [check for check in checks if check.check_name != "source_freshness"]
+    assert len(dbt_checks) > 400 and all(check.passed for check in dbt_checks)  # every dbt test ran as a check
+    # the sample's sources judged against its own as-of date: two lag behind (see test_orchestration_day_after)
+    stale = {c.asset_key.to_user_string() for c in checks if c.check_name == "source_freshness" and not c.passed}
+    assert stale == {"crm/interventions", "billing/orders"}
 
     metadata = instance.get_latest_materialization_event(facts).asset_materialization.metadata
     with duckdb.connect(str(warehouse), read_only=True) as con:

@@ -98,7 +98,7 @@ def test_churnguard_ui_serves_the_asset_graph_schedule_and_sensor(
     keys = {"/".join(node["assetKey"]["path"]) for node in nodes}
     groups = {node["groupName"] for node in nodes}
     assert {"fct_customer_day", "dim_customers", "crm/accounts", "billing/invoices"} <= keys
-    assert {"raw", "staging_crm", "marts_customers"} <= groups
+    assert groups == {"raw", "staging", "intermediate", "marts", "quality", "delivery"}  # one group per layer
     [repository] = answer["data"]["repositoriesOrError"]["nodes"]
     assert repository["location"]["name"] == "churnguard"
     [schedule] = repository["schedules"]

@@ -5,10 +5,11 @@
     churnguard build [--full-refresh] [--start-date D] [--end-date D] [--select ...]
     churnguard run [--data DIR] [--full-refresh]
     churnguard ui [--host H] [--port P] [--no-daemon]
-    churnguard dbt -- <any dbt arguments>
+    churnguard dbt -- <any dbt arguments>   (e.g. churnguard dbt -- docs generate)
     churnguard sync [--dry-run] [--destination NAME] [--override-volume-check REASON] [--retry-dead-letters]
     churnguard quality [--suite NAME] [--no-docs]
     churnguard backtest [--horizon-days N] [--truth CSV] [--json PATH] [--min-auc X]
+    churnguard metrics METRIC... [--group-by NAME...] [--where SQL] [--order NAME...] [--list]
 """
 
 from __future__ import annotations
@@ -152,12 +153,59 @@ def _writer_lock(warehouse: Path, what: str):
     return warehouse_lock(warehouse, holder=f"{what} (pid {os.getpid()})")
 
 
+DBT_USAGE = """\
+usage: churnguard dbt -- <dbt command and arguments>
+
+Runs the dbt installed with churnguard on the churnguard dbt project (dbt_project/) and
+warehouse (--warehouse or $CHURNGUARD_WAREHOUSE); --project-dir and --profiles-dir are set
+for you. Examples:
+
+  churnguard dbt -- ls --select marts            list the marts
+  churnguard dbt -- test --select kpi_monthly    run one model's tests
+  churnguard dbt -- docs generate                build the dbt docs site
+  churnguard dbt -- run --help                   dbt's own help for one command
+
+For the nightly build use `churnguard run` (or `churnguard build`): they hold the warehouse
+lock and choose the partitions and test scope; `churnguard dbt` does neither.
+"""
+
+
 def _cmd_dbt(args: argparse.Namespace) -> int:
     from churnguard.dbt_cli import run_dbt
 
     warehouse = Path(args.warehouse) if args.warehouse else settings.warehouse_path()
     dbt_args = [a for a in args.dbt_args if a != "--"]
+    if not dbt_args:
+        print(DBT_USAGE, file=sys.stderr, end="")
+        return 2
     return run_dbt(dbt_args, warehouse=warehouse, check=False).returncode
+
+
+def _cmd_metrics(args: argparse.Namespace) -> int:
+    from churnguard.defs.warehouse import WarehouseUnavailableError
+    from churnguard.metrics import MetricsError, list_metrics, query_metrics
+
+    if args.list or not args.metric:
+        for name, label in list_metrics():
+            print(f"{name:<32} {label}")
+        if not args.list:
+            print("\nusage: churnguard metrics METRIC... [--group-by metric_time__month kpi_period__segment]",
+                  file=sys.stderr)
+            return 2
+        return 0
+    warehouse = Path(args.warehouse) if args.warehouse else settings.warehouse_path()
+    try:
+        result = query_metrics(
+            args.metric, args.group_by or (), where=args.where or (), order_by=args.order or (), limit=args.limit,
+            warehouse=warehouse,
+        )
+    except (MetricsError, WarehouseUnavailableError) as error:
+        print(f"churnguard metrics: {error}", file=sys.stderr)
+        return 2
+    if args.sql:
+        print(result.sql)
+    print(result.format())
+    return 0
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
@@ -219,7 +267,10 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from churnguard import __version__
+
     parser = argparse.ArgumentParser(prog="churnguard", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"churnguard {__version__}")
     parser.add_argument(
         "--warehouse",
         help=f"DuckDB warehouse file (default: $CHURNGUARD_WAREHOUSE or {settings.DEFAULT_WAREHOUSE})",
@@ -227,12 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     gen = sub.add_parser("generate", help="write a realistic synthetic raw dataset")
-    gen.add_argument("--customers", type=int, default=1000)
-    gen.add_argument("--days", type=int, default=365)
-    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--customers", type=int, default=1000, help="number of customer accounts (default 1000)")
+    gen.add_argument("--days", type=int, default=365, help="days of history to simulate (default 365)")
+    gen.add_argument("--seed", type=int, default=42, help="random seed: the same seed writes the same data (default 42)")
     gen.add_argument("--out", required=True, help="output folder")
     gen.add_argument("--start", default="2025-01-01", help="first day of the simulated window")
-    gen.add_argument("--format", choices=["csv", "parquet"], default="parquet")
+    gen.add_argument("--format", choices=["csv", "parquet"], default="parquet", help="file format (default parquet)")
     gen.add_argument(
         "--world", choices=["saas", "heavy_usage", "order_shop", "steady_churners", "tenure_hazard"], default="saas",
         help="which simulated customer base (default saas); see docs/GENERATOR.md, 'Worlds'",
@@ -240,17 +291,17 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(func=_cmd_generate)
 
     ld = sub.add_parser("load", help="validate a folder of raw files and load it (all or nothing)")
-    ld.add_argument("directory")
+    ld.add_argument("directory", help="folder of raw files, one per contract table (see docs/RAW_DATA_CONTRACT.md)")
     ld.add_argument("--check", action="store_true", help="only validate; do not touch the warehouse")
     ld.add_argument("--allow-shrink", action="store_true",
                     help="accept tables that lose more than CHURNGUARD_MAX_SHRINK_SHARE (50%%) of their rows")
     ld.set_defaults(func=_cmd_load)
 
     build = sub.add_parser("build", help="dbt seed + build the warehouse models and tests")
-    build.add_argument("--full-refresh", action="store_true")
+    build.add_argument("--full-refresh", action="store_true", help="rebuild the incremental models from scratch")
     build.add_argument("--start-date", type=_iso_date, help="first day of customer-day facts to (re)build (YYYY-MM-DD)")
     build.add_argument("--end-date", type=_iso_date, help="last day of customer-day facts to build (YYYY-MM-DD)")
-    build.add_argument("--select", nargs="+", help="dbt selection")
+    build.add_argument("--select", nargs="+", help="dbt selection (e.g. --select marts.kpis)")
     build.add_argument(
         "--tests", choices=["auto", "full", "window"], default="auto",
         help="rows the data tests read: every row (full), or only the days this build wrote (window); "
@@ -263,17 +314,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--data", help=f"raw data folder (default: $CHURNGUARD_RAW_DATA_DIR, else the sample in {settings.SAMPLE_DATA_DIR})"
     )
-    run.add_argument("--full-refresh", action="store_true")
+    run.add_argument("--full-refresh", action="store_true", help="rebuild every model and every daily partition")
     run.set_defaults(func=_cmd_run)
 
     ui = sub.add_parser("ui", help="the Dagster UI (dg dev: webserver + daemon) on this warehouse")
-    ui.add_argument("--host", default="127.0.0.1")
-    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    ui.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
     ui.add_argument("--no-daemon", action="store_true", help="webserver only: no schedule, sensors or run queue")
     ui.set_defaults(func=_cmd_ui)
 
-    dbt = sub.add_parser("dbt", help="run any dbt command against the project and warehouse")
-    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    dbt = sub.add_parser(
+        "dbt", help="run any dbt command against the project and warehouse: churnguard dbt -- <dbt arguments>"
+    )
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, help="dbt's command and arguments, after --")
     dbt.set_defaults(func=_cmd_dbt)
 
     cal = sub.add_parser(
@@ -300,10 +353,43 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--min-auc", type=float, help="exit 1 when the health score's ROC AUC is below this floor")
     backtest.set_defaults(func=_cmd_backtest)
 
+    metrics = sub.add_parser(
+        "metrics", help="query the KPI semantic layer (MetricFlow): e.g. churnguard metrics customer_churn_rate "
+        "--group-by metric_time__month kpi_period__segment"
+    )
+    metrics.add_argument("metric", nargs="*", help="metric names (see --list)")
+    metrics.add_argument("--group-by", nargs="+", metavar="NAME",
+                         help="dimensions, e.g. metric_time__month kpi_period__segment alert__alert_tier")
+    metrics.add_argument("--where", action="append", metavar="SQL",
+                         help="MetricFlow filter, e.g. \"{{ Dimension('kpi_period__segment') }} = 'all'\" (repeatable)")
+    metrics.add_argument("--order", nargs="+", metavar="NAME", help="order by these (prefix - for descending)")
+    metrics.add_argument("--limit", type=int, help="at most this many rows")
+    metrics.add_argument("--sql", action="store_true", help="also print the SQL MetricFlow generated")
+    metrics.add_argument("--list", action="store_true", help="list the metrics and exit")
+    metrics.set_defaults(func=_cmd_metrics)
+
     from churnguard.delivery.cli import add_parsers as add_delivery_parsers
 
     add_delivery_parsers(sub)
+    _list_suites_on_error(sub)
     return parser
+
+
+def _suite_name(value: str) -> str:
+    """``quality --suite``: a known suite, else an error that lists the valid names."""
+    from churnguard.quality.suites import suite_names
+
+    names = suite_names()
+    if value not in names:
+        raise argparse.ArgumentTypeError(f"unknown suite {value!r}; valid suites: {', '.join(names)}")
+    return value
+
+
+def _list_suites_on_error(sub) -> None:
+    quality = sub.choices.get("quality")
+    for action in getattr(quality, "_actions", []):
+        if action.dest == "suite":
+            action.type = _suite_name
 
 
 def main(argv: list[str] | None = None) -> int:

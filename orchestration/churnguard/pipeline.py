@@ -3,8 +3,9 @@
 `run_pipeline` executes the Dagster nightly job in this process (see
 `churnguard.defs.runner`): raw ingestion, every dbt model and test, the daily facts for
 the partition range the nightly schedule would pick, and whatever assets are added
-downstream (quality gate, delivery). The Dagster instance is in memory unless
-``CHURNGUARD_DAGSTER_HOME`` names one (then ``churnguard ui`` shows the run). It prints one
+downstream (quality gate, delivery). The Dagster instance is the one ``churnguard ui``
+opens (``<warehouse folder>/dagster_home``, see `churnguard.defs.config.run_dagster_home`),
+so the UI shows the run. It prints one
 progress line per step and asset, then `summarise`.
 
 `summarise` reads the warehouse read-only and shows what exists: the clock, customers by
@@ -188,13 +189,16 @@ def summarise(warehouse: Path) -> str:
 
     Tolerant of marts that do not exist yet: each section appears once its tables do.
     """
+    from churnguard.defs.summary import freshness_lines, output_lines
+
     lines = [f"Warehouse {warehouse}"]
     try:
         with read_only_connection(Path(warehouse)) as con:
-            for section in (_clock_and_customers, _health, _alerts, _deliveries, _kpis):
+            for section in (_clock_and_customers, freshness_lines, _health, _alerts, _deliveries, _kpis):
                 lines += section(con)
     except WarehouseUnavailableError as error:
         lines.append(f"  (no summary: {error})")
+    lines += output_lines(Path(warehouse))  # the report and the published marts, read without the warehouse
     return "\n".join(lines)
 
 
@@ -226,10 +230,17 @@ def run_pipeline(data_dir: Path | None, warehouse: Path, *, full_refresh: bool =
     if home:
         print(f"    Dagster instance {home} (browse it with `churnguard ui`)", flush=True)
     else:
-        print("    Dagster instance in memory (set CHURNGUARD_DAGSTER_HOME to keep the run history)", flush=True)
+        print("    Dagster instance in memory (CHURNGUARD_DAGSTER_HOME=memory): no run history kept", flush=True)
     try:
         with (instance_at(home) if home else DagsterInstance.ephemeral()) as instance:
-            result = run_nightly_once(data_dir=data_dir, full_refresh=full_refresh, instance=instance)
+            from churnguard.defs import build_definitions
+
+            # partitions span the history of the data this run loads (churnguard.defs.clock)
+            defs = build_definitions(raw_dir=data_dir or config.raw_data_dir())
+            from churnguard.defs.progress import PlanningProgress
+
+            with PlanningProgress(instance):  # a line every 10 s while Dagster plans, before the first step
+                result = run_nightly_once(data_dir=data_dir, full_refresh=full_refresh, instance=instance, defs=defs)
     except WarehouseBusyError as error:
         print(str(error), file=sys.stderr)
         return EXIT_WAREHOUSE_BUSY

@@ -3,7 +3,8 @@
 | variable | default | meaning |
 |---|---|---|
 | ``CHURNGUARD_RAW_DATA_DIR`` | ``seeds/sample`` | folder of raw files the ``raw`` assets load (see ``churnguard load``) |
-| ``CHURNGUARD_PARTITIONS_START_DATE`` | ``2025-01-01`` | first daily partition of the customer-day facts (UTC day) |
+| ``CHURNGUARD_PARTITIONS_START_DATE`` | the data's first day | first daily partition of the customer-day facts (UTC day; ``2025-01-01`` while there is no data) |
+| ``CHURNGUARD_DATA_CLOCK`` | ``auto`` | ``auto``: the data is live when its as-of date is at most ``CHURNGUARD_LIVE_DATA_MAX_LAG_DAYS`` (30) days old, else historical; ``data``: historical; ``wall``: live (see `churnguard.defs.clock`) |
 | ``CHURNGUARD_SCHEDULE_CRON`` | ``0 2 * * *`` | when the nightly run starts (cron, in the time zone below) |
 | ``CHURNGUARD_SCHEDULE_TIMEZONE`` | ``UTC`` | IANA time zone of the nightly schedule (e.g. ``Europe/Berlin``) |
 | ``CHURNGUARD_FAILURE_WEBHOOK_URL`` | unset | URL that receives a JSON POST when a run fails (unset: the sensor only logs) |
@@ -11,7 +12,7 @@
 | ``CHURNGUARD_ALERT_LIST_MAX_AGE_HOURS`` | ``26`` | the alert list (and the facts) turn stale in the UI when older than this |
 | ``CHURNGUARD_DBT_DOCS_URL`` | ``http://localhost:8080`` | where ``dbt docs serve`` runs; asset pages link to it |
 | ``CHURNGUARD_FULL_TESTS_WEEKDAY`` | ``sunday`` | night on which the nightly run tests every row, not only the days it wrote (``daily``, ``never``; see `churnguard.data_test_scope`) |
-| ``CHURNGUARD_DAGSTER_HOME`` | unset | Dagster instance (run history) of ``churnguard run`` (unset: in memory, nothing kept) and ``churnguard ui`` (unset: ``<warehouse folder>/dagster_home``) |
+| ``CHURNGUARD_DAGSTER_HOME`` | ``<warehouse folder>/dagster_home`` | the one Dagster instance (run history) of ``churnguard run`` and ``churnguard ui``; ``memory``: ``churnguard run`` keeps no history |
 
 The warehouse file itself is ``CHURNGUARD_WAREHOUSE`` and dbt's folders are
 ``CHURNGUARD_DBT_TARGET_PATH`` / ``CHURNGUARD_DBT_LOG_PATH`` (see ``churnguard.settings`` and
@@ -59,6 +60,11 @@ def partitions_start_date() -> str:
         return date.fromisoformat(value).isoformat()
     except ValueError:
         raise ConfigError(f"CHURNGUARD_PARTITIONS_START_DATE={value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def explicit_partitions_start_date() -> str | None:
+    """``CHURNGUARD_PARTITIONS_START_DATE`` when set (it then wins over the data's first day)."""
+    return partitions_start_date() if _env("CHURNGUARD_PARTITIONS_START_DATE") else None
 
 
 def schedule_cron() -> str:
@@ -115,10 +121,20 @@ def dbt_target_path() -> Path:
     return Path(value).expanduser().resolve() if value else settings.DBT_PROJECT_DIR / "target"
 
 
-def run_dagster_home() -> Path | None:
-    """The instance ``churnguard run`` records to: ``CHURNGUARD_DAGSTER_HOME`` or None (in memory)."""
-    value = _env("CHURNGUARD_DAGSTER_HOME")
-    return Path(value).expanduser().resolve() if value else None
+IN_MEMORY = "memory"
+"""``CHURNGUARD_DAGSTER_HOME=memory``: ``churnguard run`` records to an in-memory instance."""
+
+
+def run_dagster_home(warehouse: Path | None = None) -> Path | None:
+    """The instance ``churnguard run`` records to: the one ``churnguard ui`` opens.
+
+    Same folder as `dagster_home` (``CHURNGUARD_DAGSTER_HOME``, else ``dagster_home/`` next to
+    the warehouse), so the UI shows the run just made. None (in memory, nothing kept) only
+    when ``CHURNGUARD_DAGSTER_HOME=memory``.
+    """
+    if (_env("CHURNGUARD_DAGSTER_HOME") or "").lower() == IN_MEMORY:
+        return None
+    return dagster_home(warehouse)
 
 
 def dagster_home(warehouse: Path | None = None) -> Path:
@@ -129,6 +145,6 @@ def dagster_home(warehouse: Path | None = None) -> Path:
     read: a global Dagster instance of another project is never written by churnguard.
     """
     value = _env("CHURNGUARD_DAGSTER_HOME")
-    if value:
+    if value and value.lower() != IN_MEMORY:
         return Path(value).expanduser().resolve()
-    return (warehouse or settings.warehouse_path()).parent / "dagster_home"
+    return Path(warehouse or settings.warehouse_path()).expanduser().resolve().parent / "dagster_home"

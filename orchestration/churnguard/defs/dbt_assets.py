@@ -1,13 +1,17 @@
-"""Every dbt model as a Dagster asset, in three dbt invocations per run.
+"""Every dbt model as a Dagster asset, in four dbt invocations per run (step names say what
+they build):
 
-1. ``dbt_models`` (unpartitioned): every model, seed and snapshot that is *not* an
-   incremental model or downstream of one: staging and intermediate views, utilities,
-   dimensions such as ``dim_customers``.
-2. ``dbt_daily_models`` (daily partitions, single-run backfill policy): the incremental
+0. ``dbt_seed_reference_data``: the reference seeds (health tiers, warning rules,
+   playbooks...) and their tests. A step of its own: mixed into the next one, Dagster split
+   that step in two and called the seeds' half ``dbt_models_2``.
+1. ``dbt_build_staging_and_dimensions`` (unpartitioned): every model and snapshot that is
+   *not* an incremental model or downstream of one: staging and intermediate views,
+   utilities, dimensions such as ``dim_customers``.
+2. ``dbt_build_daily_facts`` (daily partitions, single-run backfill policy): the incremental
    models (``config.materialized:incremental``: ``fct_customer_day``, the daily health
    scores, any model built per day) and the models between two of them. A run over a partition range runs ``dbt build`` once with the range's
    ``start_date``/``end_date`` as vars (see `churnguard.defs.partitions`).
-3. ``dbt_models_after_daily`` (unpartitioned): everything downstream of the incremental
+3. ``dbt_build_alerts_and_kpis`` (unpartitioned): everything downstream of the incremental
    models (health scores, alert lists, KPI marts), rebuilt after them.
 
 The split is by dbt selection, so a new model lands in the right place by its lineage.
@@ -51,9 +55,11 @@ INCREMENTAL = "config.materialized:incremental"
 DAILY_SELECT = f"{INCREMENTAL}+,+{INCREMENTAL}"
 """Incremental models and every model between two of them (e.g. a view that one incremental
 model reads from another): the per-day chain, built together for a partition range."""
-DBT_MODELS = "dbt_models"
-DBT_DAILY_MODELS = "dbt_daily_models"
-DBT_MODELS_AFTER_DAILY = "dbt_models_after_daily"
+DBT_SEEDS = "dbt_seed_reference_data"
+DBT_MODELS = "dbt_build_staging_and_dimensions"
+DBT_DAILY_MODELS = "dbt_build_daily_facts"
+DBT_MODELS_AFTER_DAILY = "dbt_build_alerts_and_kpis"
+SEEDS_SELECT = "resource_type:seed"
 
 
 class DbtBuildConfig(Config):
@@ -209,7 +215,8 @@ def _op_excludes(manifest: Mapping[str, Any], project: DbtProject) -> dict[str, 
     """
     after = _selected(manifest, project, f"{INCREMENTAL}+", DAILY_SELECT)
     return {
-        DBT_MODELS: [f"{INCREMENTAL}+"],
+        DBT_SEEDS: [],
+        DBT_MODELS: [f"{INCREMENTAL}+", SEEDS_SELECT],
         DBT_DAILY_MODELS: sorted(f"{manifest['nodes'][unique_id]['name']}+" for unique_id in after),
         DBT_MODELS_AFTER_DAILY: [],
     }
@@ -227,17 +234,32 @@ def build_dbt_assets(
     assets: list[AssetsDefinition] = []
     common = dict(manifest=manifest, project=project, dagster_dbt_translator=translator, pool=WAREHOUSE_POOL)
 
-    upstream = ("fqn:*", f"{INCREMENTAL}+")
+    if _selected(manifest, project, SEEDS_SELECT, f"{INCREMENTAL}+"):
+
+        @dbt_assets(name=DBT_SEEDS, select=SEEDS_SELECT, exclude=f"{INCREMENTAL}+", **common)
+        def dbt_seed_reference_data(
+            context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig
+        ):
+            """dbt seeds: the reference tables of the health score, alerts and playbooks, with their tests."""
+            yield from run_dbt_build(
+                context, dbt, warehouse, config, nodes_by_key, project, loaded_at, exclude=excludes[DBT_SEEDS]
+            )
+
+        assets.append(dbt_seed_reference_data)
+
+    upstream = ("fqn:*", f"{INCREMENTAL}+ {SEEDS_SELECT}")
     if _selected(manifest, project, *upstream):
 
         @dbt_assets(name=DBT_MODELS, select=upstream[0], exclude=upstream[1], **common)
-        def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig):
+        def dbt_build_staging_and_dimensions(
+            context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig
+        ):
             """dbt models not downstream of the daily facts (views, utilities, dimensions)."""
             yield from run_dbt_build(
                 context, dbt, warehouse, config, nodes_by_key, project, loaded_at, exclude=excludes[DBT_MODELS]
             )
 
-        assets.append(dbt_models)
+        assets.append(dbt_build_staging_and_dimensions)
 
     if _selected(manifest, project, DAILY_SELECT, ""):
 
@@ -248,7 +270,9 @@ def build_dbt_assets(
             backfill_policy=BackfillPolicy.single_run(),
             **common,
         )
-        def dbt_daily_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig):
+        def dbt_build_daily_facts(
+            context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig
+        ):
             """Incremental, day-partitioned dbt models; one dbt build per partition range."""
             time_window = context.partition_time_window
             dbt_vars = dbt_window_vars(time_window, partitions_def)
@@ -260,17 +284,17 @@ def build_dbt_assets(
                 exclude=excludes[DBT_DAILY_MODELS],
             )
 
-        assets.append(dbt_daily_models)
+        assets.append(dbt_build_daily_facts)
 
     downstream = (f"{INCREMENTAL}+", DAILY_SELECT)
     if _selected(manifest, project, *downstream):
 
         @dbt_assets(name=DBT_MODELS_AFTER_DAILY, select=downstream[0], exclude=downstream[1], **common)
-        def dbt_models_after_daily(
+        def dbt_build_alerts_and_kpis(
             context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig
         ):
             """dbt models downstream of the daily facts (health, alerts, KPIs), rebuilt after them."""
             yield from run_dbt_build(context, dbt, warehouse, config, nodes_by_key, project, loaded_at)
 
-        assets.append(dbt_models_after_daily)
+        assets.append(dbt_build_alerts_and_kpis)
     return assets

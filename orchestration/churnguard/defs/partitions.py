@@ -1,7 +1,9 @@
 """Daily partitions of the customer-day facts, and which days a run rebuilds.
 
-- A partition is one UTC day (``date_day``), from ``CHURNGUARD_PARTITIONS_START_DATE``
-  (default 2025-01-01) to yesterday (the last complete UTC day).
+- A partition is one UTC day (``date_day``) of the data's own history (`churnguard.defs.clock`):
+  from its first day (or ``CHURNGUARD_PARTITIONS_START_DATE`` when set) to its as-of date when
+  the data is historical, to yesterday (the last complete UTC day) when it is live. With no
+  data yet: from ``CHURNGUARD_PARTITIONS_START_DATE`` (default 2025-01-01) to yesterday.
 - A run over partitions ``[first, last]`` calls dbt once with
   ``--vars {start_date: first, end_date: last}`` (single-run backfill policy). dbt clamps the
   window to the warehouse's history (``history_start_date`` .. ``as_of_date``). A range that
@@ -27,13 +29,22 @@ from dagster import AssetKey, DagsterInstance, DailyPartitionsDefinition, TimeWi
 
 from churnguard import settings
 from churnguard.defs import config
+from churnguard.defs.clock import DataClock
 
 HISTORY_FLOOR = "0001-01-01"
 """``start_date`` for a range that starts at the first partition: dbt clamps it to the history start."""
 
 
-def daily_partitions(start_date: str | None = None) -> DailyPartitionsDefinition:
-    return DailyPartitionsDefinition(start_date=start_date or config.partitions_start_date(), timezone="UTC")
+def daily_partitions(start_date: str | None = None, clock: "DataClock | None" = None) -> DailyPartitionsDefinition:
+    """Daily partitions over ``clock``'s history (see the module docstring)."""
+    explicit = start_date or config.explicit_partitions_start_date()
+    if clock is None or not clock.known:
+        return DailyPartitionsDefinition(start_date=explicit or config.partitions_start_date(), timezone="UTC")
+    start = explicit or clock.history_start.isoformat()
+    end = None if clock.live else (clock.as_of + timedelta(days=1)).isoformat()  # end_date is exclusive
+    if end is not None and end <= start:
+        end = None  # a start setting after the data's last day: fall back to the wall clock
+    return DailyPartitionsDefinition(start_date=start, end_date=end, timezone="UTC")
 
 
 def lookback_days() -> int:

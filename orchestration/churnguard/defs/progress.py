@@ -2,7 +2,8 @@
 
 A Dagster logger (``churnguard_progress``) that prints one line per step start/end, per
 materialized asset (with its row count), per failed check, and the steps' own info
-messages, instead of Dagster's full debug event stream.
+messages, instead of Dagster's full debug event stream; and `PlanningProgress`, which
+reports while Dagster records the run's plan, before the first step starts.
 """
 
 from __future__ import annotations
@@ -107,3 +108,74 @@ def _progress_logger(init_context) -> logging.Logger:
 
 
 progress_logger: LoggerDefinition = logger(description="churnguard run: one line per step and asset")(_progress_logger)
+
+
+class PlanningProgress:
+    """Progress lines while Dagster plans a run, before its first step starts.
+
+    Before the first step, Dagster records one "planned" event per asset check (about a
+    thousand dbt tests) and per partition of each partitioned asset: on a persistent
+    instance that takes minutes on a first run over a year of days, with nothing to show
+    for it. This watcher polls the instance from a thread and prints how many planned
+    events have been recorded (every ``interval`` seconds) until the first step starts.
+
+        with PlanningProgress(instance):
+            run_nightly_once(...)
+    """
+
+    def __init__(self, instance, *, interval: float = 10.0, stream: TextIO | None = None) -> None:
+        import threading
+
+        self.instance = instance
+        self.interval = interval
+        self.stream = stream
+        self.lines: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="churnguard-planning-progress", daemon=True)
+        self._started = time.time()
+
+    def __enter__(self) -> "PlanningProgress":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _write(self, text: str) -> None:
+        line = f"[{time.strftime('%H:%M:%S')}] {text}"
+        self.lines.append(line)
+        stream = self.stream or OUTPUT or sys.stdout
+        stream.write(line + "\n")
+        stream.flush()
+
+    def _current_run_id(self) -> str | None:
+        runs = self.instance.get_runs(limit=1)
+        if runs and runs[0].run_id and self._run_created_after_start(runs[0]):
+            return runs[0].run_id
+        return None
+
+    def _run_created_after_start(self, run) -> bool:
+        record = self.instance.get_run_record_by_id(run.run_id)
+        created = getattr(record, "create_timestamp", None)
+        return created is None or created.timestamp() >= self._started - 1
+
+    def _watch(self) -> None:
+        planned_types = {
+            DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
+            DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED,
+        }
+        last = -1
+        while not self._stop.wait(self.interval):
+            try:
+                run_id = self._current_run_id()
+                if run_id is None:
+                    continue
+                if self.instance.all_logs(run_id, of_type=DagsterEventType.STEP_START):
+                    return  # the steps report their own progress from here
+                planned = len(self.instance.all_logs(run_id, of_type=planned_types))
+                if planned != last:
+                    self._write(f"    planning the run: {planned:,} planned asset and check events recorded so far")
+                    last = planned
+            except Exception:  # progress is a courtesy: never disturb the run
+                continue

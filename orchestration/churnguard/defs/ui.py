@@ -12,9 +12,11 @@ created with churnguard's ``dagster.yaml`` (pool limit 1, see `instance`).
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -60,9 +62,39 @@ def ui_environment(warehouse: Path) -> dict[str, str]:
     return env
 
 
+class PortBusyError(OSError):
+    """The UI's address is taken (another `churnguard ui`, or any other server)."""
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise `PortBusyError` when nothing could listen on ``host:port``; checked before any
+    server or daemon starts, so a second ``churnguard ui`` leaves nothing behind."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise PortBusyError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise PortBusyError(
+                    f"port {port} on {host} is already in use (another `churnguard ui`?). Open that one, stop it, "
+                    f"or start this one on another port: churnguard ui --port {port + 1}"
+                ) from None
+            raise PortBusyError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+
+
 def start_ui(host: str, port: int, warehouse: Path | None = None, daemon: bool = True) -> int:
     """Run the UI server in the foreground until Ctrl-C (or SIGTERM); returns its exit code."""
     warehouse = Path(warehouse or settings.warehouse_path()).expanduser().resolve()
+    try:
+        check_port_free(host, port)
+    except PortBusyError as error:
+        print(f"churnguard ui: {error}", file=sys.stderr)
+        return 1
     try:
         prepare_manifest()  # a broken dbt project fails here, readably, not inside the UI
         command, cwd = ui_command(host, port, daemon)
