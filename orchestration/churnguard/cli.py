@@ -116,18 +116,22 @@ def _cmd_build(args: argparse.Namespace) -> int:
         command.append("--full-refresh")
     if args.select:
         command += ["--select", *args.select]
-    try:
+
+    def build() -> None:
         with _writer_lock(warehouse, "churnguard build"):
             run_dbt(command, warehouse=warehouse, dbt_vars=_build_vars(args, warehouse))
-    except ScopeSettingError as error:
+
+    return _exit_code(build, {ScopeSettingError: 2, WarehouseBusyError: 3, DbtError: 1})
+
+
+def _exit_code(step, codes: dict[type[Exception], int]) -> int:
+    """Run ``step``; an exception of a listed type prints its message (no traceback) and
+    gives that exit code, anything else propagates."""
+    try:
+        step()
+    except tuple(codes) as error:
         print(str(error), file=sys.stderr)
-        return 2
-    except WarehouseBusyError as error:
-        print(str(error), file=sys.stderr)
-        return 3
-    except DbtError as error:
-        print(str(error), file=sys.stderr)
-        return 1
+        return next(code for kind, code in codes.items() if isinstance(error, kind))
     return 0
 
 
@@ -238,7 +242,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from churnguard.defs.locking import WarehouseBusyError
 
     warehouse = Path(args.warehouse) if args.warehouse else settings.warehouse_path()
-    try:
+
+    def run() -> None:
         if args.reset:
             path = reset_seed()
             print(f"calibration removed ({path} is back to its shipped state): the score uses its defaults")
@@ -250,20 +255,12 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         if args.no_apply:
             print("not applied: run `churnguard dbt seed --select health_calibration` and "
                   "`churnguard build --full-refresh --select int_health_dimension_scores+`")
-            return 0
+            return
         with _writer_lock(warehouse, "churnguard calibrate"):
             apply(warehouse)
         print("applied: health scores, alerts and KPIs rebuilt with the calibration")
-    except CalibrationError as error:
-        print(str(error), file=sys.stderr)
-        return 2
-    except WarehouseBusyError as error:
-        print(str(error), file=sys.stderr)
-        return 3
-    except DbtError as error:
-        print(str(error), file=sys.stderr)
-        return 1
-    return 0
+
+    return _exit_code(run, {CalibrationError: 2, WarehouseBusyError: 3, DbtError: 1})
 
 
 def build_parser() -> argparse.ArgumentParser:
