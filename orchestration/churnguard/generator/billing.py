@@ -332,6 +332,7 @@ def build_billing(rng, cu: Customers, lc: Lifecycle, daily: DailyResult, w: Wind
         "plan_name": _plan_names(subs.mrr, annual),
         "status": np.array(C.SUBSCRIPTION_STATUSES, dtype=object)[status],
         "billing_interval": np.where(annual, "year", "month").astype(object),
+        "billing_interval_count": np.ones(n_sub, dtype=np.int64),
         "mrr": subs.mrr,
         "currency": np.full(n_sub, USD, dtype=object),
         "started_at": subs.start_sec,

@@ -123,6 +123,9 @@ def generate(customers: int, days: int, seed: int, out_dir: Path, *, start_date:
     put("crm.accounts", account_columns(r_acc, cu, lc, w, p, account_ids, user_ids, names))
     put("crm.contacts", contact_columns(r_contacts, cu, book, w, p, account_ids, slugs))
 
+    # the simulated product records logins only: its generic event stream is empty
+    put("crm.product_events", {"event_id": [], "account_id": [], "user_id": [], "event_type": [],
+                               "occurred_at": np.array([], dtype=np.int64), "_synced_at": np.array([], dtype=np.int64)})
     login_sink = TableSink(C.table("crm.logins"), out_dir, file_format)
     daily = run_days(r_daily, cu, lc, w, p, login_sink, account_ids, mech=r_mech)
     counts["crm.logins"] = login_sink.close()
