@@ -3,7 +3,7 @@
 Entry point: ``churnguard.definitions`` (``dagster dev -m churnguard.definitions``,
 ``dg dev``, ``churnguard ui``). `build_definitions` assembles:
 
-- ``raw`` group: `raw.build_raw_assets`, one multi-asset loading the 13 raw tables;
+- ``raw`` group: `raw.build_raw_assets`, one multi-asset loading the 14 raw tables;
 - dbt models, grouped by dbt folder with owners from dbt meta (`translator`), in three
   dbt invocations (`dbt_assets`): models before the daily facts, the daily-partitioned
   incremental facts, and the models after them; every dbt test is an asset check;

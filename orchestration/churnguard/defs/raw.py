@@ -1,4 +1,4 @@
-"""Raw ingestion: one multi-asset that loads the 13 raw tables of the contract.
+"""Raw ingestion: one multi-asset that loads the 14 raw tables of the contract.
 
 Its asset keys are the dbt sources' keys (``crm/accounts``, ``billing/invoices``, ...), so
 every staging model depends on the table it reads. The load is all or nothing (one
