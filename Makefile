@@ -24,7 +24,7 @@ ui: $(STAMP)
 	$(BIN)/churnguard ui
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --durations=15
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
 	$(MAKE) --no-print-directory bench-check
 
 # The size-S benchmark (about 3 minutes): fails only on gross regressions, see docs/BENCHMARKS.md.

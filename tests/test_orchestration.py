@@ -87,7 +87,7 @@ def test_definitions_load_with_every_dbt_model_test_and_raw_table(defs: Definiti
     # one step per job node, each named for what it does (no dbt_models_2, no great_expectations_gate_2)
     steps = sorted(node.name for node in defs.resolve_job_def(NIGHTLY_JOB).graph.nodes)
     assert steps == [
-        "alert_list_delivery", "dbt_build_alerts_and_kpis", "dbt_build_daily_facts", "dbt_build_staging_and_dimensions",
+        "alert_list_delivery", "check_source_freshness", "dbt_build_alerts_and_kpis", "dbt_build_daily_facts", "dbt_build_staging_and_dimensions",
         "dbt_seed_reference_data", "great_expectations_gate", "great_expectations_health_scores",
         "great_expectations_kpis", "published_marts", "quality_gate", "raw_data", "run_report",
     ]

@@ -10,12 +10,24 @@ One slow test on the committed sample (history 2025-01-01 .. 2025-12-31), two ru
 3. the marts are published to a DuckDB file in storage format v1.0.0 (DuckDB 1.0+ clients
    read it), and a reader holds it open and keeps reading during a second run while the
    warehouse itself is locked by that run;
-4. the HTML report's charts plot the marts' numbers.
+4. the HTML report's charts plot the marts' numbers;
+5. in a real browser (headless Chromium from Debian, driven by Selenium), the UI shows the
+   run, the 365 materialized partitions 2025-01-01 .. 2025-12-31 and the gate node
+   (skipped with a message where Chromium and its driver are not installed).
 """
 
 from __future__ import annotations
 
+import io
+import json
 import os
+import shutil
+import signal
+import socket
+import urllib.error
+import urllib.request
+from contextlib import redirect_stdout
+from dataclasses import dataclass
 import re
 import struct
 import subprocess
@@ -32,9 +44,9 @@ from churnguard.defs.locking import read_holder
 from churnguard.defs.ui import ui_environment
 from churnguard.publish import published_path
 from churnguard.report import chart_specs, plotted_rows, report_path
-from orchestration_support import dbt_target_env  # noqa: F401 (fixture; the manifest is parsed once)
+from orchestration_support import shared_dbt_target
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("day_after")]  # one first run for both tests
 
 DUCKDB_1_0_STORAGE_NUMBER = 64
 """The storage version number in the header of files DuckDB 1.0.0 .. 1.1.x write and every 1.x reads."""
@@ -51,16 +63,46 @@ def _run_holds_the_warehouse(warehouse: Path) -> bool:
     return read_holder(warehouse) is not None
 
 
+@dataclass
+class FirstRun:
+    warehouse: Path
+    env: dict[str, str]
+    exit_code: int
+    out: str
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> FirstRun:
+    """`churnguard run` on a new warehouse, as `make run` does it (once for this module)."""
+    root = tmp_path_factory.mktemp("day_after")
+    warehouse = root / "warehouse" / "churnguard.duckdb"
+    env = {
+        "CHURNGUARD_WAREHOUSE": str(warehouse),
+        "CHURNGUARD_DBT_TARGET_PATH": str(shared_dbt_target(tmp_path_factory)),
+        "CHURNGUARD_DBT_LOG_PATH": str(root / "dbt_logs"),
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        for name in ("CHURNGUARD_DAGSTER_HOME", "CHURNGUARD_RAW_DATA_DIR", "CHURNGUARD_DATA_CLOCK"):
+            patch.delenv(name, raising=False)
+        out = io.StringIO()
+        with redirect_stdout(out):
+            code = cli.main(["run"])
+    return FirstRun(warehouse=warehouse, env=env, exit_code=code, out=out.getvalue())
+
+
 def test_run_is_in_the_ui_instance_over_the_data_days_with_published_marts_and_a_report(
-    isolated_warehouse: Path, dbt_target_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+    first_run: FirstRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    warehouse = isolated_warehouse
+    warehouse = first_run.warehouse
+    for name, value in first_run.env.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.delenv("CHURNGUARD_DAGSTER_HOME", raising=False)
-    monkeypatch.delenv("CHURNGUARD_RAW_DATA_DIR", raising=False)
 
     # -- first run, as `make run` does it
-    assert cli.main(["run"]) == 0
-    out = capsys.readouterr().out
+    assert first_run.exit_code == 0, first_run.out[-3000:]
+    out = first_run.out
     assert "Nightly run over partitions 2025-01-01 .. 2025-12-31" in out  # the sample's days, not up to yesterday
 
     # -- 1. the instance the UI opens holds the run and its materializations
@@ -179,3 +221,118 @@ def test_run_is_in_the_ui_instance_over_the_data_days_with_published_marts_and_a
         assert len(instance.get_runs()) == 2  # both runs are in the UI's instance
     finally:
         instance.dispose()
+
+
+# -- 5. the browser acceptance test ------------------------------------------------------
+
+CHROMIUM_HELP = (
+    "no headless Chromium for the browser acceptance test: install Debian's `chromium` and "
+    "`chromium-driver` (apt-get install chromium chromium-driver) and the dev extra (selenium)"
+)
+UI_STARTUP_SECONDS = 240
+PAGE_SECONDS = 60
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _ui_ready(port: int) -> bool:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": "{ assetNodes { id } }"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return bool(json.loads(response.read()).get("data", {}).get("assetNodes"))
+    except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError):
+        return False
+
+
+def _browser():
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.options import Options
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        pytest.skip(CHROMIUM_HELP)
+    if not chromium or not driver:
+        pytest.skip(CHROMIUM_HELP)
+    options = Options()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1500,1000"):
+        options.add_argument(argument)
+    return webdriver.Chrome(service=Service(driver), options=options)  # the Debian driver: nothing downloaded
+
+
+def _page_text(browser, url: str, expected: list[str], screenshot: Path) -> str:
+    """Open ``url``, dismiss Dagster's newsletter dialog, wait (bounded) for ``expected``."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(url)
+    deadline, text = time.monotonic() + PAGE_SECONDS, ""
+    while time.monotonic() < deadline:
+        for button in browser.find_elements(By.XPATH, "//button[normalize-space()='Skip']"):
+            try:
+                button.click()
+            except Exception:  # re-rendered meanwhile: the next poll finds it again
+                pass
+        text = browser.find_element(By.TAG_NAME, "body").text
+        if all(item in text for item in expected):
+            break
+        time.sleep(1)
+    browser.save_screenshot(str(screenshot))
+    return text
+
+
+def test_the_ui_in_a_browser_shows_the_run_the_data_days_and_the_gate(first_run: FirstRun, tmp_path: Path) -> None:
+    assert first_run.exit_code == 0, first_run.out[-3000:]
+    browser = _browser()  # skips when there is no Chromium
+    home = first_run.warehouse.parent / "dagster_home"
+    instance = DagsterInstance.from_config(str(home))
+    try:
+        run_id = instance.get_runs()[-1].run_id  # the first run (newest first)
+    finally:
+        instance.dispose()
+    port = _free_port()
+    env = {**os.environ, **first_run.env}
+    env.pop("CHURNGUARD_DAGSTER_HOME", None)
+    log = open(tmp_path / "ui.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "churnguard.cli", "ui", "--no-daemon", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    shots = Path(os.environ.get("CHURNGUARD_SCREENSHOTS_DIR") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    try:
+        deadline = time.monotonic() + UI_STARTUP_SECONDS
+        while time.monotonic() < deadline and server.poll() is None and not _ui_ready(port):
+            time.sleep(1)
+        assert _ui_ready(port), (tmp_path / "ui.log").read_text()[-3000:]
+        base = f"http://127.0.0.1:{port}"
+        runs = _page_text(browser, f"{base}/runs", [run_id[:8], "Success"], shots / "ui_runs.png")
+        assert run_id[:8] in runs and "churnguard_nightly" in runs and "Success" in runs
+        partitions = _page_text(
+            browser, f"{base}/assets/fct_customer_day?view=partitions", ["Materialized (365)"], shots / "ui_partitions.png"
+        )
+        assert "Materialized (365)" in partitions and "Missing (0)" in partitions
+        assert "2025-01-01" in partitions and "2025-12-31" in partitions and "2026-" not in partitions
+        gate = _page_text(
+            browser, f"{base}/assets/quality_gate?view=lineage", ["published_marts", "quality"], shots / "ui_gate.png"
+        )
+        assert "quality_gate" in gate and "published_marts" in gate and "current_alert_list" in gate
+    finally:
+        browser.quit()
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+        log.close()

@@ -53,7 +53,8 @@ def build_definitions(dbt_target_path: Path | None = None, raw_dir: Path | None 
     from churnguard.defs.delivery import GATED_MARTS
     from churnguard.defs.outputs import GATE_ASSET, build_gate_asset, build_output_assets, mart_keys, with_gate_dependency
     from churnguard.defs.partitions import daily_partitions
-    from churnguard.defs.raw import build_raw_assets
+    from churnguard.defs.freshness import build_freshness_checks
+    from churnguard.defs.raw import build_raw_assets, raw_keys_by_table
     from churnguard.defs.schedules import build_nightly_schedule
     from churnguard.defs.sensors import notify_run_failure
     from churnguard.defs.translator import ChurnguardDbtTranslator
@@ -73,9 +74,11 @@ def build_definitions(dbt_target_path: Path | None = None, raw_dir: Path | None 
     gate = [build_gate_asset(gated)] if gated else []
     delivery_assets = [with_gate_dependency(a) for a in delivery.assets] if gate else list(delivery.assets)
     outputs = build_output_assets(mart_keys(dbt_defs), GATE_ASSET if gate else None)  # published marts + report
+    raw = build_raw_assets(manifest, project, translator)
+    freshness = build_freshness_checks(manifest, raw_keys_by_table(raw))  # source_freshness on each raw table
     return Definitions(
-        assets=[build_raw_assets(manifest, project, translator), *dbt_defs, *gate, *delivery_assets, *outputs],
-        asset_checks=list(delivery.asset_checks),
+        assets=[raw, *dbt_defs, *gate, *delivery_assets, *outputs],
+        asset_checks=[*delivery.asset_checks, *([freshness] if freshness else [])],
         jobs=[nightly_job],
         schedules=[build_nightly_schedule(nightly_job, partitions_def, daily_keys, daily_tables(dbt_defs))],
         sensors=[notify_run_failure],

@@ -7,7 +7,8 @@ against the data's "now": the end of its as-of day when the data is historical, 
 clock when it is live. A source is then stale only when it lags behind the rest of the data.
 
 The result is reported twice: as a ``source_freshness`` asset check on every raw asset
-(non-blocking, severity WARN or ERROR, visible in the UI), and in the run summary.
+(`build_freshness_checks`: non-blocking, severity WARN or ERROR, visible in the UI), and in
+the run summary.
 """
 
 from __future__ import annotations
@@ -159,3 +160,77 @@ def summary_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
         lines.append(f"  STALE SOURCES: {len(stale)} of {len(results)} (see the source_freshness checks in the UI)")
         lines += [f"    {r.describe()}" for r in stale]
     return lines
+
+
+def build_freshness_checks(manifest: Mapping[str, Any], source_keys: Mapping[str, Any]):
+    """``source_freshness`` on every raw asset: one non-blocking multi-asset check step
+    (``check_source_freshness``) that runs after the raw load.
+
+    ``source_keys``: ``{system.table: AssetKey}`` of the raw assets. A check of its own (not
+    part of the raw load) so that the raw tables can still be loaded without it.
+    """
+    from dagster import (
+        AssetCheckKey,
+        AssetCheckResult,
+        AssetCheckSeverity,
+        AssetCheckSpec,
+        MetadataValue,
+        multi_asset_check,
+    )
+
+    from churnguard import settings
+    from churnguard.defs.config import WAREHOUSE_POOL
+    from churnguard.defs.locking import warehouse_lock
+
+    rules = source_rules(manifest)
+    keys = {name: key for name, key in source_keys.items() if name in rules}
+    if not keys:
+        return None
+    specs = [
+        AssetCheckSpec(
+            name=FRESHNESS_CHECK,
+            asset=key,
+            blocking=False,
+            description=f"Latest {rules[name]['loaded_at_field']} against the data's clock (the end of its as-of "
+            "date when the data is historical, now when it is live), with the dbt source's warn_after / error_after.",
+        )
+        for name, key in sorted(keys.items())
+    ]
+
+    # In the warehouse pool, under the lock: a read-only connection fails while another process writes.
+    @multi_asset_check(specs=specs, name="check_source_freshness", can_subset=True, pool=WAREHOUSE_POOL,
+                       description="Source freshness of the raw tables, judged against the data's clock.")
+    def check_source_freshness(context):
+        from churnguard.defs.clock import data_clock
+        from churnguard.defs.warehouse import read_only_connection
+
+        warehouse = settings.warehouse_path()
+        run_id = getattr(getattr(context, "run", None), "run_id", "")
+        with warehouse_lock(warehouse, holder=f"source freshness checks (Dagster run {run_id[:8]})"):
+            clock = data_clock(warehouse)
+            with read_only_connection(warehouse) as con:
+                results = check_sources(con, rules, clock.now())
+        context.log.info(clock.describe())
+        judged = "now (live data)" if clock.live else f"end of the as-of date {clock.as_of} (historical data)"
+        selected = context.selected_asset_check_keys
+        for result in results:
+            key = keys.get(result.source)
+            if key is None or AssetCheckKey(key, FRESHNESS_CHECK) not in selected:
+                continue
+            if result.status != "pass":
+                context.log.warning(f"stale source {result.describe()}")
+            yield AssetCheckResult(
+                asset_key=key,
+                check_name=FRESHNESS_CHECK,
+                passed=result.status == "pass",
+                severity=AssetCheckSeverity.ERROR if result.status in ("error", "no data") else AssetCheckSeverity.WARN,
+                description=result.describe(),
+                metadata={
+                    "status": MetadataValue.text(result.status),
+                    "latest": MetadataValue.text(str(result.latest) if result.latest else "none"),
+                    "age_hours": MetadataValue.float(round(result.age_hours, 1) if result.age_hours is not None else -1.0),
+                    "judged_against": MetadataValue.text(judged),
+                },
+            )
+
+    return check_source_freshness

@@ -18,20 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal, Mapping, Optional
 
-from dagster import (
-    AssetCheckKey,
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
-    AssetExecutionContext,
-    AssetKey,
-    AssetSpec,
-    Config,
-    Failure,
-    MaterializeResult,
-    MetadataValue,
-    multi_asset,
-)
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, Failure, MaterializeResult, MetadataValue, multi_asset
 from dagster_dbt import DagsterDbtTranslator, DbtProject
 from pydantic import Field
 
@@ -91,62 +78,18 @@ def raw_asset_specs(manifest: Mapping[str, Any], project: DbtProject, translator
     return specs
 
 
-def _freshness_results(context, warehouse: WarehouseResource, manifest, key_by_table) -> list[AssetCheckResult]:
-    """The ``source_freshness`` check of every raw table, against the data's clock."""
-    from churnguard.defs.clock import data_clock
-    from churnguard.defs.freshness import FRESHNESS_CHECK, check_sources, source_rules
-
-    clock = data_clock(warehouse.path)
-    context.log.info(clock.describe())
-    with warehouse.read_only() as con:
-        results = check_sources(con, source_rules(manifest), clock.now())
-    checks: list[AssetCheckResult] = []
-    for result in results:
-        key = key_by_table.get(result.source)
-        if key is None:
-            continue
-        if result.status != "pass":
-            context.log.warning(f"stale source {result.describe()}")
-        checks.append(
-            AssetCheckResult(
-                asset_key=key,
-                check_name=FRESHNESS_CHECK,
-                passed=result.status == "pass",
-                severity=AssetCheckSeverity.ERROR if result.status in ("error", "no data") else AssetCheckSeverity.WARN,
-                description=result.describe(),
-                metadata={
-                    "status": MetadataValue.text(result.status),
-                    "latest": MetadataValue.text(str(result.latest) if result.latest else "none"),
-                    "age_hours": MetadataValue.float(round(result.age_hours, 1) if result.age_hours is not None else -1.0),
-                    "judged_against": MetadataValue.text(
-                        "now (live data)" if clock.live else f"end of the as-of date {clock.as_of} (historical data)"
-                    ),
-                },
-            )
-        )
-    return checks
+def raw_keys_by_table(raw_assets) -> dict[str, AssetKey]:
+    """``{system.table: asset key}`` of the raw assets (``crm.accounts`` -> ``crm/accounts``)."""
+    return {".".join(key.path): key for key in raw_assets.keys if len(key.path) == 2}
 
 
 def build_raw_assets(manifest: Mapping[str, Any], project: DbtProject, translator: DagsterDbtTranslator):
-    from churnguard.defs.freshness import FRESHNESS_CHECK
-
     specs = raw_asset_specs(manifest, project, translator)
     key_by_table = {f"{t.system}.{t.name}": spec.key for t, spec in zip(tables_in_load_order(), specs)}
-    check_specs = [
-        AssetCheckSpec(
-            name=FRESHNESS_CHECK,
-            asset=spec.key,
-            blocking=False,
-            description="Latest _synced_at against the data's clock (the end of its as-of date when the data is "
-            "historical, now when it is live), with the dbt source's warn_after / error_after.",
-        )
-        for spec in specs
-    ]
 
     @multi_asset(
         name=RAW_ASSETS_NAME,
         specs=specs,
-        check_specs=check_specs,
         pool=WAREHOUSE_POOL,
         can_subset=False,
         description="Validate a folder of raw files against the contract and replace the raw tables (all or nothing).",
@@ -186,9 +129,5 @@ def build_raw_assets(manifest: Mapping[str, Any], project: DbtProject, translato
                     "load_id": MetadataValue.text(report.load_id),
                 },
             )
-        selected = context.selected_asset_check_keys
-        for check in _freshness_results(context, warehouse, manifest, key_by_table):
-            if AssetCheckKey(check.asset_key, check.check_name) in selected:
-                yield check
 
     return raw_data
