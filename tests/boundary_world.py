@@ -11,6 +11,7 @@ the KPI and alert rules must get right (issue 16). History 2024-01-01 .. 2025-06
 | r_red | subscription, no CSM | stops logging in 2025-04-15, urgent tickets, NPS 0, CSAT 1: red and open on the as-of date |
 | r_red_csm | subscription, with a CSM | the same, with a customer-success manager |
 | e_escalate | subscription | stops logging in 2025-03-01 (yellow), then urgent tickets and bad ratings from 2025-05-10 (red) |
+| s_peer00..19 | subscription | steady: logins every other day, a quarterly ticket solved in a day, NPS 9, CSAT 5 |
 
 Users: am1 (account manager, reports to sl1), sl1 (sales lead), csm1 (customer-success
 manager)."""
@@ -112,6 +113,24 @@ def boundary_tables() -> dict[str, list[dict]]:
     subscription("e_escalate", 400, None)
     login_days("e_escalate", date(2025, 3, 1))
     bad_support("e_escalate", date(2025, 5, 10))
+
+    # The score ranks each signal among comparable customers: twenty steady subscribers
+    # (logins every other day, one ticket solved the next day each quarter, NPS 9 and
+    # CSAT 5) are the population the customers above are compared with. They have no
+    # invoices, so they add no revenue, and they never churn.
+    for n in range(20):
+        cid = f"s_peer{n:02d}"
+        account(cid, "subscription")
+        subscription(cid, 300, None)
+        login_days(cid, AS_OF, first=HISTORY_START + timedelta(days=n % 2))
+        for q, day in enumerate(_days(date(2024, 2, 1) + timedelta(days=n), AS_OF, 91)):
+            tickets.append({"ticket_id": f"t_{cid}_{q}", "account_id": cid, "category": "how_to", "priority": "low",
+                            "status": "solved", "created_at": _ts(day, 8), "solved_at": _ts(day + timedelta(days=1), 8),
+                            "reopen_count": "0"})
+            csat.append({"rating_id": f"c_{cid}_{q}", "ticket_id": f"t_{cid}_{q}", "account_id": cid, "score": "5",
+                         "rated_at": _ts(day + timedelta(days=1), 12)})
+            nps.append({"response_id": f"n_{cid}_{q}", "account_id": cid, "score": "9",
+                        "responded_at": _ts(day + timedelta(days=2), 13)})
 
     return {"crm.users": users, "crm.accounts": accounts, "billing.subscriptions": subscriptions,
             "crm.logins": logins, "billing.orders": orders, "support.tickets": tickets,

@@ -51,6 +51,7 @@ CURVE_STEPS = 20  # knots 0..20 at percentiles k / 20, as macros/health/signals.
 MIN_SIGNAL_ROWS = 200
 MIN_SIGNAL_CHURNS = 10
 MIN_TRAIN_CHURNS = 30
+MIN_WEIGHT = 0.01  # floor of every fitted signal and dimension weight (shares)
 
 
 # The seed as shipped: one row saying that the defaults are in use (a seed with rows, so
@@ -137,7 +138,8 @@ class Calibration:
         else:
             lines += [
                 "  dimension weights: " + ", ".join(f"{d} {w:.2f}" for d, w in self.dimension_weights.items()),
-                "  signals used: " + ", ".join(s for s, w in sorted(self.signal_weights.items()) if w > 0),
+                "  main signals (weight within their dimension >= 0.05): " + ", ".join(
+                    f"{s} {w:.2f}" for s, w in sorted(self.signal_weights.items(), key=lambda kv: -kv[1]) if w >= 0.05),
             ]
         return "\n".join(lines)
 
@@ -409,6 +411,20 @@ def calibrate(
             result.signal_weights[s] = float(w)
     else:
         result.dimension_weights = dict(default_dimension_weights or {})
+
+    # No weight is exactly 0: a customer whose only evidence is a signal (or dimension) the
+    # fit found useless must still get a score (the SQL's re-normalised means would be null).
+    for dimension in DIMENSIONS:
+        members = [s for s, d in signals.items() if d == dimension]
+        if not members:
+            continue
+        floored = {s: max(result.signal_weights.get(s, 0.0), MIN_WEIGHT) for s in members}
+        total = sum(floored.values())
+        result.signal_weights.update({s: w / total for s, w in floored.items()})
+    if result.dimension_weights:
+        floored = {d: max(w, MIN_WEIGHT) for d, w in result.dimension_weights.items()}
+        total = sum(floored.values())
+        result.dimension_weights = {d: w / total for d, w in floored.items()}
 
     # Keep the fitted curves and weights only where they score the holdout better than the
     # defaults do; a fit that does not generalise leaves the score as it was.
