@@ -38,7 +38,7 @@ class ProgressHandler(logging.Handler):
     def __init__(self, stream: TextIO | None = None) -> None:
         super().__init__(level=logging.DEBUG)
         self.stream = stream
-        self._partitions: dict[tuple[str, str], int] = {}
+        self._partitions: dict[tuple[str, str, str], int] = {}  # (run, step, asset)
 
     def _write(self, text: str) -> None:
         stream = self.stream or OUTPUT or sys.stdout
@@ -57,6 +57,7 @@ class ProgressHandler(logging.Handler):
         meta = getattr(record, "dagster_meta", None) or {}
         event = meta.get("dagster_event")
         step = meta.get("step_key") or ""
+        run = str(meta.get("run_id") or getattr(event, "run_id", None) or "")
         if event is None:
             if record.levelno < logging.INFO:
                 return None
@@ -72,7 +73,7 @@ class ProgressHandler(logging.Handler):
         if kind == DagsterEventType.STEP_SUCCESS:
             duration = getattr(data, "duration_ms", None)
             line = f"    {step} done" + (f" in {duration / 1000:.1f}s" if duration else "")
-            ranges = [f"{key}: {n} partitions" for (s, key), n in self._partitions.items() if s == step and n > 1]
+            ranges = [f"{key}: {n} partitions" for (r, s, key), n in self._partitions.items() if r == run and s == step and n > 1]
             return line + (f" ({'; '.join(ranges)})" if ranges else "")
         if kind == DagsterEventType.STEP_FAILURE:
             error = getattr(data, "error", None)
@@ -85,8 +86,9 @@ class ProgressHandler(logging.Handler):
             name = materialization.asset_key.to_user_string()
             partition = ""
             if materialization.partition:
-                seen = self._partitions.get((step, name), 0)
-                self._partitions[(step, name)] = seen + 1
+                # counted per run: the handler outlives a run (one per process)
+                seen = self._partitions.get((run, step, name), 0)
+                self._partitions[(run, step, name)] = seen + 1
                 if seen:
                     return None  # one line per partitioned asset; the count comes at step end
                 partition = f" [from {materialization.partition}]"
