@@ -75,6 +75,51 @@ def test_gate_passes_on_clean_marts_and_renders_data_docs(isolated_warehouse):
     assert json.loads((index.parent / "latest_gate_result.json").read_text())["passed"] is True
 
 
+def test_data_docs_keep_every_run_named_with_checked_bounds_and_render_offline(isolated_warehouse):
+    import re
+    from datetime import datetime, timezone
+
+    from churnguard.quality import data_docs
+
+    warehouse = write_marts(isolated_warehouse)
+    first = run_gate(warehouse, suites=["current_alert_list"], run_name="nightly (dagster run 1a2b3c4d)")
+    second = run_gate(warehouse, suites=["current_alert_list"], run_name="churnguard quality")
+    site = warehouse.parent / "data_docs"
+    first_page = Path(first.suite("current_alert_list").data_docs_page)
+    second_page = Path(second.suite("current_alert_list").data_docs_page)
+    # history: the first run's page survives the second run, both are listed on the index
+    assert first_page.exists() and second_page.exists() and first_page != second_page
+    assert first_page.parent.parent.name == "nightly (dagster run 1a2b3c4d)"
+    stored = list((warehouse.parent / "gx" / "uncommitted" / "validations" / "current_alert_list").rglob("*.json"))
+    assert len(stored) == 2
+    index = (site / "index.html").read_text()
+    assert "nightly (dagster run 1a2b3c4d)" in index and "churnguard quality" in index
+    # the validation page names the relation read and the run
+    page = first_page.read_text()
+    assert "marts.current_alert_list" in page and "nightly (dagster run 1a2b3c4d)" in page
+    assert "Data asset: None" not in page
+    # the suite page shows the bound that was checked: 40 active customers x the default share
+    share = first.parameters["max_alerts_by_share"]
+    assert share == int(40 * VolumeConfig.load().max_active_share)
+    suite_page = (site / "expectations" / "current_alert_list.html").read_text()
+    assert "$PARAMETER" not in suite_page and re.search(rf">\s*{share}\s*<", suite_page)
+    # offline: no page loads a script, stylesheet or image from the network
+    for html in site.rglob("*.html"):
+        text = html.read_text()
+        assert not re.search(r"<(script|link|img)[^>]+(src|href)=\"https?://", text), html
+        assert "newsletter" not in text
+    assert (site / "static" / "vendor" / "bootstrap.min.css").stat().st_size > 100_000
+    assert 'href="../../../../static/vendor/bootstrap.min.css"' in page  # relative to the page
+    # pruning: 100 days later both results (and their pages) are gone
+    import great_expectations as gx
+
+    context = data_docs.file_context(gx, warehouse.parent, site, "churnguard")
+    later = datetime.now(timezone.utc) + timedelta(days=100)
+    assert data_docs.prune(context, site, 90, now=later) == 2
+    assert not first_page.exists() and not second_page.exists()
+    assert not list((warehouse.parent / "gx" / "uncommitted" / "validations").rglob("*.json"))
+
+
 def test_missing_mart_fails_the_gate(isolated_warehouse):
     warehouse = write_marts(isolated_warehouse)
     import duckdb

@@ -114,7 +114,10 @@ def _results(
     selected = [k for k in plan if k in context.selected_asset_check_keys] or list(plan)
     suites = sorted({s for k in selected for s in plan[k]})
     reason = override_reason(context)
-    gate = run_gate(settings.warehouse_path(), suites=suites, override_volume_reason=reason)
+    gate = run_gate(
+        settings.warehouse_path(), suites=suites, override_volume_reason=reason,
+        run_name=f"{context.run.job_name} (dagster run {context.run.run_id[:8]})",
+    )
     context.log.info(gate.format())
     if audit and not gate.passed:
         record_block(context, gate, reason)

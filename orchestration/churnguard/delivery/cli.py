@@ -65,7 +65,9 @@ def _cmd_quality(args: argparse.Namespace) -> int:
     from churnguard.quality.suites import SuiteError
 
     try:
-        gate = run_gate(_warehouse(args), suites=args.suite, docs_dir=False if args.no_docs else None)
+        gate = run_gate(
+            _warehouse(args), suites=args.suite, docs_dir=False if args.no_docs else None, run_name="churnguard quality"
+        )
     except (WarehouseReadError, SuiteError, ValueError) as error:
         print(f"churnguard quality: {error}", file=sys.stderr)
         return 2

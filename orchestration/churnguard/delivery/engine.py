@@ -386,7 +386,7 @@ def _audit(con, run_id: str, report: DestinationReport, started: datetime, dry_r
     )
 
 
-def _run_gate(warehouse: Path, config: DeliveryConfig, override: str | None) -> GateResult:
+def _run_gate(warehouse: Path, config: DeliveryConfig, override: str | None, run_id: str) -> GateResult:
     from churnguard.quality.runner import run_gate
     from churnguard.quality.suites import delivery_suite_names
     from churnguard.quality.volume import VolumeConfig
@@ -396,6 +396,7 @@ def _run_gate(warehouse: Path, config: DeliveryConfig, override: str | None) -> 
         suites=delivery_suite_names(),
         override_volume_reason=override,
         volume=VolumeConfig.load(config.quality),
+        run_name=f"churnguard sync (run {run_id[:8]})",
     )
 
 
@@ -460,7 +461,7 @@ def _sync(
         if retry_dead_letters:
             return _replay(warehouse, config, selected, report, log, sleep, secrets)
         if gate is None:
-            gate = _run_gate(warehouse, config, override)
+            gate = _run_gate(warehouse, config, override, run_id)
         elif override and not gate.override_reason:
             gate.override_reason = override
         report.gate = gate

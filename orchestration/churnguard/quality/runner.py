@@ -241,15 +241,27 @@ def _failure_from_result(suite: str, item: Any, frame: Any) -> ExpectationFailur
     )
 
 
-def _resolve_none_bounds(suite: dict[str, Any], parameters: Mapping[str, Any]) -> dict[str, Any]:
-    """GX rejects a row-count expectation with both bounds None: drop those (no bound = pass)."""
+def _resolve_parameters(value: Any, parameters: Mapping[str, Any]) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"$PARAMETER"}:
+            return _jsonable(parameters.get(value["$PARAMETER"]))
+        return {k: _resolve_parameters(v, parameters) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_parameters(v, parameters) for v in value]
+    return value
+
+
+def resolve_suite(suite: dict[str, Any], parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The suite with every ``$PARAMETER`` replaced by this run's value, so the suite and
+    validation pages show the bounds that were checked (not ``{'$PARAMETER': ...}``).
+
+    GX rejects a row-count expectation with both bounds None: those are dropped (no bound = pass).
+    """
     kept = []
     for item in suite["expectations"]:
-        kwargs = item.get("kwargs", {})
+        item = {**item, "kwargs": _resolve_parameters(item.get("kwargs", {}), parameters)}
         if item["type"] == "expect_table_row_count_to_be_between":
-            bounds = [kwargs.get(k) for k in ("min_value", "max_value")]
-            resolved = [parameters.get(b["$PARAMETER"]) if isinstance(b, dict) else b for b in bounds]
-            if all(v is None for v in resolved):
+            if all(item["kwargs"].get(k) is None for k in ("min_value", "max_value")):
                 continue
         kept.append(item)
     return {**suite, "expectations": kept}
@@ -273,34 +285,61 @@ def validate_frames(
     errors: Mapping[str, str] | None = None,
     relations: Mapping[str, str] | None = None,
     override_volume_reason: str | None = None,
+    run_name: str | None = None,
 ) -> GateResult:
-    """Validate ``frames`` (suite name -> DataFrame) with GX; render Data Docs into ``docs_dir``."""
+    """Validate ``frames`` (suite name -> DataFrame) with GX.
+
+    With ``docs_dir``, the results are stored in the file-backed GX project behind that
+    Data Docs site (history kept, see `churnguard.quality.data_docs`) and the site is
+    rebuilt for offline reading; without, an ephemeral context keeps nothing.
+    """
+    if docs_dir is None:
+        return _validate(suites, frames, parameters, None, None, errors, relations, override_volume_reason, run_name)
+    from churnguard.quality import data_docs
+
+    docs_dir = Path(docs_dir)
+    root = data_docs.gx_project_root(docs_dir)
+    with data_docs.project_lock(root):
+        return _validate(suites, frames, parameters, docs_dir, root, errors, relations, override_volume_reason, run_name)
+
+
+def _whole_frame_batch(datasource: Any, name: str) -> Any:
+    try:
+        asset = datasource.get_asset(name)
+    except LookupError:
+        asset = datasource.add_dataframe_asset(name=name)
+    try:
+        return asset.get_batch_definition("whole")
+    except (KeyError, LookupError, ValueError):
+        return asset.add_batch_definition_whole_dataframe("whole")
+
+
+def _validate(suites, frames, parameters, docs_dir, root, errors, relations, override_volume_reason, run_name):
+    from churnguard.quality import data_docs
+
     gx = _gx()
+    from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    checked_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    for site, site_config in dict(context.variables.data_docs_sites or {}).items():
-        # GX creates a temporary folder for an ephemeral context's default site: remove both.
-        context.delete_data_docs_site(site)
-        temporary = Path(str((site_config.get("store_backend") or {}).get("base_directory", "")))
-        if temporary.name.startswith("tmp") and temporary.is_dir() and not any(temporary.iterdir()):
-            temporary.rmdir()
-    if docs_dir is not None:
-        docs_dir.mkdir(parents=True, exist_ok=True)
-        context.add_data_docs_site(
-            site_name=SITE_NAME,
-            site_config={
-                "class_name": "SiteBuilder",
-                "show_how_to_buttons": False,
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-            },
-        )
-    datasource = context.data_sources.add_pandas("churnguard_warehouse")
+    now = datetime.now(timezone.utc)
+    checked_at = now.isoformat(timespec="seconds")
+    run_id = RunIdentifier(run_name=run_name or "churnguard quality gate", run_time=now)
+    if docs_dir is None:
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        for site, site_config in dict(context.variables.data_docs_sites or {}).items():
+            # GX creates a temporary folder for an ephemeral context's default site: remove both.
+            context.delete_data_docs_site(site)
+            temporary = Path(str((site_config.get("store_backend") or {}).get("base_directory", "")))
+            if temporary.name.startswith("tmp") and temporary.is_dir() and not any(temporary.iterdir()):
+                temporary.rmdir()
+    else:
+        context = data_docs.file_context(gx, root, docs_dir, SITE_NAME)
+    try:
+        datasource = context.data_sources.get("churnguard_warehouse")
+    except (KeyError, LookupError, ValueError):
+        datasource = context.data_sources.add_pandas("churnguard_warehouse")
     results: list[SuiteResult] = []
-    run_times: dict[str, Any] = {}
     for name, suite_json in suites.items():
         meta = suite_json["meta"]["churnguard"]
         relation = (relations or {}).get(name, meta["relation"])
@@ -312,16 +351,18 @@ def validate_frames(
             results.append(SuiteResult(suite=name, relation=relation, passed=False, rows=0, evaluated=1, failures=[failure]))
             continue
         frame = frames[name]
-        suite = context.suites.add(gx.ExpectationSuite(**_resolve_none_bounds(suite_json, parameters)))
-        batch = datasource.add_dataframe_asset(name=name).add_batch_definition_whole_dataframe("whole")
-        definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
-        used = {k: v for k, v in parameters.items() if v is not None}
+        suite = context.suites.add_or_update(gx.ExpectationSuite(**resolve_suite(suite_json, parameters)))
+        batch = _whole_frame_batch(datasource, name)
+        definition = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=name, data=batch, suite=suite)
+        )
         outcome = definition.run(
             batch_parameters={"dataframe": frame},
-            expectation_parameters=used,
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20},
+            run_id=run_id,
         )
-        run_times[name] = (outcome.meta or {}).get("run_id")
+        if docs_dir is not None:
+            data_docs.name_data_asset(context, outcome, relation)
         failures = [_failure_from_result(name, item, frame) for item in outcome.results if not item.success]
         results.append(
             SuiteResult(
@@ -340,11 +381,12 @@ def validate_frames(
         override_reason=override_volume_reason or None,
     )
     if docs_dir is not None:
+        data_docs.prune(context, docs_dir, data_docs.keep_days(), now=now)
         urls = context.build_data_docs(site_names=[SITE_NAME])
+        data_docs.make_offline(docs_dir)
         gate.data_docs_index = str(docs_dir / "index.html") if urls else None
         for suite_result in gate.suites:
-            run_id = run_times.get(suite_result.suite)
-            suite_result.data_docs_page = _page_for(docs_dir, suite_result.suite, getattr(run_id, "run_time", None))
+            suite_result.data_docs_page = _page_for(docs_dir, suite_result.suite, now)
         (docs_dir / "latest_gate_result.json").write_text(gate.to_json(), encoding="utf-8")
     return gate
 
@@ -357,11 +399,13 @@ def run_gate(
     volume: VolumeConfig | None = None,
     docs_dir: Path | None | bool = None,
     connection: duckdb.DuckDBPyConnection | None = None,
+    run_name: str | None = None,
 ) -> GateResult:
     """Validate ``suites`` (default: all) against the warehouse, read-only.
 
     ``docs_dir=False`` skips Data Docs; ``None`` renders them to `data_docs_dir`. Pass an
-    open ``connection`` to read through it (the caller keeps it open).
+    open ``connection`` to read through it (the caller keeps it open). ``run_name`` names
+    the validations in Data Docs (which run checked the data).
     """
     apply_umask()  # Data Docs show sample rows: owner-only files
     warehouse = Path(warehouse or settings.warehouse_path())
@@ -385,6 +429,7 @@ def run_gate(
         docs_dir=target,
         errors=errors,
         override_volume_reason=override_volume_reason,
+        run_name=run_name,
     )
     gate.parameters["seconds"] = round(time.perf_counter() - started, 2)
     return gate
