@@ -64,3 +64,63 @@ def test_the_lock_outlives_a_killed_parent_while_dbt_runs(tmp_path):
                 os.kill(int(pid_file.read_text()), signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+STEP = textwrap.dedent(
+    """
+    import subprocess, sys
+    from pathlib import Path
+    from churnguard.defs.locking import warehouse_lock
+
+    warehouse, wrapper = Path(sys.argv[1]), sys.argv[2]
+    with warehouse_lock(warehouse, holder="dagster step dbt_build_daily_facts (test)"):
+        # as dagster-dbt starts dbt: Popen, inherited descriptors closed (the lock is not shared)
+        subprocess.Popen([wrapper, "build"], close_fds=True).wait()
+    """
+)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (exited, not yet reaped by init) is not writing anything
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
+def test_dbt_started_by_a_dagster_step_dies_with_the_step(tmp_path, monkeypatch):
+    from churnguard.defs.dbt_project import step_dbt_executable
+
+    wrapper = Path(sys.executable).parent / "churnguard-dbt"
+    assert wrapper.exists(), "pip install -e . installs the churnguard-dbt script"
+    assert step_dbt_executable() == str(wrapper)
+    warehouse = tmp_path / "wh.duckdb"
+    pid_file = tmp_path / "dbt.pid"
+    fake = tmp_path / "fake_dbt"
+    fake.write_text(f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 60\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("CHURNGUARD_DBT_EXECUTABLE", str(fake))
+    step = subprocess.Popen([sys.executable, "-c", STEP, str(warehouse), str(wrapper)])
+    try:
+        _wait_for(pid_file)
+        dbt = int(pid_file.read_text())
+        assert _alive(dbt)
+        step.send_signal(signal.SIGKILL)  # the step's process dies: the kernel frees the lock...
+        step.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _alive(dbt) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(dbt), "dbt kept running after its step was killed"  # ...and kills dbt
+        with warehouse_lock(warehouse, holder="next load", timeout=0):
+            pass
+    finally:
+        step.kill()
+        if pid_file.exists() and pid_file.read_text().strip():
+            try:
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+            except ProcessLookupError:
+                pass

@@ -157,8 +157,15 @@ def dbt_executable() -> str:
     return found
 
 
+def step_dbt_executable() -> str:
+    """What Dagster's dbt steps run: ``churnguard-dbt`` (dbt that dies with its step, see
+    `churnguard.dbt_child`), next to this interpreter; plain dbt if it is not installed."""
+    wrapper = Path(sys.executable).parent / "churnguard-dbt"
+    return str(wrapper) if wrapper.exists() else dbt_executable()
+
+
 def dbt_resource(project: DbtProject) -> DbtCliResource:
-    return DbtCliResource(project_dir=project, dbt_executable=dbt_executable())
+    return DbtCliResource(project_dir=project, dbt_executable=step_dbt_executable())
 
 
 def run_target_path(project: DbtProject, warehouse: Path, step: str) -> Path:
