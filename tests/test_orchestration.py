@@ -385,3 +385,38 @@ def test_summary_shows_what_exists_and_skips_what_does_not(tmp_path: Path) -> No
     assert "3 open alerts: red 2, yellow 1" in summary
     assert "KPIs of the last complete month (2025-11, all segments): churn rate 2.0%, NPS 48" in summary
     assert "csv" in summary and "3 sent" in summary
+
+
+READER = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+print("open", flush=True)
+time.sleep(float(sys.argv[2]))
+con.close()
+"""
+
+
+def test_a_dbt_step_waits_for_a_reader_holding_the_warehouse(
+    defs: Definitions, dbt_target: Path, isolated_warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A BI tool with the file open when a dbt step starts: the step waits with one message
+    and then builds; it does not fail on DuckDB's lock after the earlier steps' work."""
+    monkeypatch.setenv("CHURNGUARD_DBT_TARGET_PATH", str(dbt_target))
+    isolated_warehouse.parent.mkdir(parents=True, exist_ok=True)
+    duckdb.connect(str(isolated_warehouse)).close()
+    seeds = {key for a in defs.assets if a.node_def.name == "dbt_seed_reference_data" for key in a.keys}
+    assert seeds
+    job = defs.resolve_job_def(NIGHTLY_JOB).get_subset(asset_selection=seeds, asset_check_selection=set())
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(isolated_warehouse), "4"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout.readline().strip() == "open"
+        instance = DagsterInstance.ephemeral()
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    finally:
+        reader.wait(timeout=30)
+    assert result.success
+    messages = [record.user_message for record in instance.all_logs(result.run_id)]
+    waits = [m for m in messages if m.startswith(f"waiting for pid {reader.pid}")]
+    assert len(waits) == 1 and "readers should read a copy" in waits[0]
+    with duckdb.connect(str(isolated_warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from information_schema.tables where table_name = 'health_tiers'").fetchone()[0] == 1

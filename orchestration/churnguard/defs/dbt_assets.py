@@ -46,6 +46,7 @@ from pydantic import Field
 
 from churnguard.defs.config import WAREHOUSE_POOL
 from churnguard.defs.dbt_project import newest_source_mtime, run_target_path
+from churnguard.defs.locking import retry_while_open_elsewhere
 from churnguard.defs.metadata import model_metadata
 from churnguard import data_test_scope
 from churnguard.defs.partitions import HISTORY_FLOOR, dbt_window_vars, window_dates
@@ -125,6 +126,10 @@ def run_dbt_build(
         if scope == "window":
             context.log.info("data tests read the build window only (test_scope window)")
         target = run_target_path(project, warehouse.path, step)
+        if warehouse.path.exists():  # a reader holding the file (a BI tool) would fail dbt: wait for it
+            retry_while_open_elsewhere(
+                lambda: duckdb.connect(str(warehouse.path)).close(), warehouse.path, on_wait=context.log.warning
+            )
         context.log.info(f"dbt {' '.join(args)}  [{len(context.selected_asset_keys)} models]")
         checks_passed = checks_failed = 0
         invocation = dbt.cli(args, context=context, target_path=target)
