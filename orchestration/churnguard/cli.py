@@ -119,7 +119,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
     def build() -> None:
         with _writer_lock(warehouse, "churnguard build"):
-            run_dbt(command, warehouse=warehouse, dbt_vars=_build_vars(args, warehouse))
+            run_dbt(command, warehouse=warehouse, dbt_vars=_build_vars(args, warehouse), progress=not args.dbt_log)
 
     return _exit_code(build, {ScopeSettingError: 2, WarehouseBusyError: 3, DbtError: 1})
 
@@ -304,6 +304,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="rows the data tests read: every row (full), or only the days this build wrote (window); "
         "auto (default) = window on an already built warehouse, full when it is new, on --full-refresh "
         "and on $CHURNGUARD_FULL_TESTS_WEEKDAY (default sunday)",
+    )
+    build.add_argument(
+        "--dbt-log", action="store_true",
+        help="print dbt's own console log instead of one line per model and failed test",
     )
     build.set_defaults(func=_cmd_build)
 

@@ -46,12 +46,14 @@ def run_dbt(
     dbt_vars: Mapping[str, Any] | None = None,
     capture: bool = False,
     check: bool = True,
+    progress: bool = False,
 ) -> subprocess.CompletedProcess:
     """Run ``dbt <args>`` in the project directory against ``warehouse``.
 
     ``dbt_vars`` are passed as ``--vars`` (JSON). With ``capture`` the output is
-    returned instead of streamed. Raises :class:`DbtError` when dbt fails and
-    ``check`` is true.
+    returned instead of streamed; with ``progress`` it is printed as short readable lines
+    (`churnguard.dbt_progress`) instead of dbt's console log. Raises :class:`DbtError` when
+    dbt fails and ``check`` is true.
     """
     from churnguard.delivery.permissions import apply_umask
 
@@ -69,6 +71,8 @@ def run_dbt(
 
         retry_while_open_elsewhere(lambda: duckdb.connect(str(warehouse)).close(), warehouse)
 
+    if progress and not capture:
+        return _run_with_progress(command, args, warehouse, check)
     result = subprocess.run(
         command,
         cwd=settings.DBT_PROJECT_DIR,
@@ -85,3 +89,34 @@ def run_dbt(
             tail = "\n".join((result.stdout or "").splitlines()[-40:])
         raise DbtError(f"dbt {' '.join(args)} failed (exit {result.returncode})\n{tail}")
     return result
+
+
+def _run_with_progress(command: list[str], args: Sequence[str], warehouse: Path, check: bool) -> subprocess.CompletedProcess:
+    from churnguard.dbt_progress import DbtProgress
+    from churnguard.defs.locking import held_lock_fds
+
+    progress = DbtProgress()
+    progress.start(" ".join(args))
+    process = subprocess.Popen(
+        [*command, "--log-format", "json", "--no-use-colors"],
+        cwd=settings.DBT_PROJECT_DIR,
+        env=dbt_env(warehouse),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        pass_fds=held_lock_fds(),  # as in run_dbt: dbt shares the warehouse lock
+    )
+    assert process.stdout is not None
+    try:
+        for line in process.stdout:
+            progress.feed(line)
+    except BaseException:
+        process.terminate()
+        process.wait()
+        raise
+    returncode = process.wait()
+    progress.finish(returncode)
+    if check and returncode != 0:
+        errors = "\n".join(progress.errors[-10:])
+        raise DbtError(f"dbt {' '.join(args)} failed (exit {returncode})\n{errors}".rstrip())
+    return subprocess.CompletedProcess(command, returncode)
