@@ -157,6 +157,16 @@ def test_run_is_in_the_ui_instance_over_the_data_days_with_published_marts_and_a
     assert reader.execute("select row_count from marts.published_marts where mart = 'kpi_monthly'").fetchone()[0] == kpi_rows
     marts_before = reader.execute("select count(*) from marts.published_marts").fetchone()[0]
     assert marts_before >= 13
+    # types a BI connector maps: no HUGEINT, every money column DECIMAL(18,4), 'all' flagged
+    types = reader.execute(
+        "select table_name, column_name, data_type from information_schema.columns where table_schema = 'marts'"
+    ).fetchall()
+    assert [t for t in types if t[2] == "HUGEINT"] == []
+    money = {(t, c): d for t, c, d in types if c in ("mrr", "current_mrr", "revenue", "customer_lifetime_value")}
+    assert set(money.values()) == {"DECIMAL(18,4)"} and ("fct_customer_day", "mrr") in money
+    assert reader.execute(
+        "select count(*) filter (where is_all_segments) = count(*) filter (where segment = 'all') from marts.kpi_monthly"
+    ).fetchone()[0]
 
     # -- 4. the report plots the marts' numbers
     assert f"run report: {report_path(warehouse).as_uri()}" in out

@@ -14,6 +14,11 @@ So after each successful run the marts are published as a *separate* DuckDB file
   the old file open keeps reading the old, complete copy; the next ``connect`` sees the new
   one. Nobody ever sees a lock or a half-written mart.
 
+Types are the ones BI connectors expect (`bi_column_type`): integers as BIGINT (DuckDB's
+sums of integers are HUGEINT, which many drivers cannot map), every money column as
+``DECIMAL(18,4)`` (the marts mix DECIMAL(38,6), DECIMAL(28,6) and DOUBLE), everything else
+as in the marts.
+
 Open it read-only: ``duckdb.connect('warehouse/published/churnguard_marts.duckdb', read_only=True)``.
 ``CHURNGUARD_PUBLISHED_DIR`` moves the folder.
 """
@@ -21,6 +26,7 @@ Open it read-only: ``duckdb.connect('warehouse/published/churnguard_marts.duckdb
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -34,6 +40,28 @@ STORAGE_VERSION = "v1.0.0"
 PUBLISHED_SCHEMA = "marts"
 SOURCE_SCHEMAS = ("marts",)
 MANIFEST_TABLE = "published_marts"
+MONEY_TYPE = "DECIMAL(18,4)"
+"""One type for every amount of money: 4 decimals (prorated MRR keeps its fractions of a cent)."""
+_MONEY = re.compile(r"(^|_)(mrr|arpa|revenue|amount|cost|clv|lifetime_value|roi)(_|$)")
+_NOT_MONEY = re.compile(r"_(retention|rate|share|ratio)$")
+_NUMERIC = re.compile(r"^(DECIMAL|NUMERIC|DOUBLE|FLOAT|REAL|HUGEINT|BIGINT|INTEGER)")
+
+
+def is_money_column(name: str) -> bool:
+    """Amounts of money by the marts' naming: ``mrr``, ``*_revenue``, ``*_amount*``, ``*_cost``,
+    ``*clv*``, ``customer_lifetime_value``, ``retention_roi``; not the ratios named after them
+    (``net_revenue_retention``)."""
+    return bool(_MONEY.search(name)) and not _NOT_MONEY.search(name)
+
+
+def bi_column_type(name: str, data_type: str) -> str | None:
+    """The type of a column in the published copy, or None to keep the mart's type."""
+    upper = data_type.upper()
+    if is_money_column(name) and _NUMERIC.match(upper):
+        return MONEY_TYPE
+    if upper in ("HUGEINT", "UHUGEINT", "UBIGINT", "INT128"):
+        return "BIGINT"
+    return None
 
 
 @dataclass(frozen=True)
@@ -94,8 +122,20 @@ def publish_marts(warehouse: Path, *, run_id: str = "", destination: Path | None
             list(SOURCE_SCHEMAS),
         ).fetchall()
         for schema, name in relations:
+            columns = con.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_catalog = 'wh' and table_schema = ? and table_name = ? order by ordinal_position",
+                [schema, name],
+            ).fetchall()
+            select = ", ".join(
+                f"cast({_quote(column)} as {bi_column_type(column, data_type)}) as {_quote(column)}"
+                if bi_column_type(column, data_type)
+                else _quote(column)
+                for column, data_type in columns
+            )
             con.execute(
-                f"create table pub.{PUBLISHED_SCHEMA}.{_quote(name)} as select * from wh.{_quote(schema)}.{_quote(name)}"
+                f"create table pub.{PUBLISHED_SCHEMA}.{_quote(name)} as "
+                f"select {select} from wh.{_quote(schema)}.{_quote(name)}"
             )
             tables[name] = int(con.execute(f"select count(*) from pub.{PUBLISHED_SCHEMA}.{_quote(name)}").fetchone()[0])
         has_clock = con.execute(

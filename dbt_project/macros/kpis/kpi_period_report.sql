@@ -168,6 +168,7 @@ final as (
         is_save_rate_provisional,
         cast(pending_churn_customers as {{ dbt.type_bigint() }}) as pending_churn_customers,
         cast(segment as {{ dbt.type_string() }}) as segment,
+        segment = 'all' as is_all_segments,
         cast(customers_at_start as {{ dbt.type_bigint() }}) as customers_at_start,
         cast(new_customers as {{ dbt.type_bigint() }}) as new_customers,
         cast(reactivated_customers as {{ dbt.type_bigint() }}) as reactivated_customers,
