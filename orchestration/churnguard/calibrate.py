@@ -251,35 +251,27 @@ def default_curve(exponent: float) -> list[float]:
     return list(100.0 * (1.0 - (1.0 - knots) ** exponent))
 
 
-def weighted_mean(values: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
-    """Weighted mean over the non-missing values, re-normalised (null when none, or when
-    every value present has weight 0), as the SQL macro renormalised_weighted_mean."""
-    names = list(values)
-    stack = np.vstack([values[n] for n in names])
-    w = np.array([weights.get(n, 0.0) for n in names])[:, None] * ~np.isnan(stack)
-    total = w.sum(axis=0)
-    summed = np.nansum(np.nan_to_num(stack) * w, axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, summed / np.where(total > 0, total, 1.0), np.nan)
-
-
 def overall_score(data: pd.DataFrame, signals: dict[str, str], curves: dict[str, list[float]],
                   signal_weights: dict[str, float], dimension_weights: dict[str, float]) -> np.ndarray:
-    dims = {}
-    for dimension in DIMENSIONS:
-        members = [s for s, d in signals.items() if d == dimension]
-        if not members:
-            continue
-        points = {s: signal_points(data, s, curves[s]) for s in members}
-        dims[dimension] = np.floor(weighted_mean(points, signal_weights) + 0.5)  # half away from zero, as SQL
-    return np.floor(weighted_mean(dims, dimension_weights) + 0.5)
+    """The overall score of each row of ``data`` exactly as the SQL computes it (dimension
+    scores and the overall score rounded half away from zero)."""
+    names = list(signals)
+    points = np.column_stack([signal_points(data, s, curves[s]) for s in names]) if names else np.empty((len(data), 0))
+    dims = [d for d in DIMENSIONS if d in signals.values()]
+    members = [np.array([i for i, s in enumerate(names) if signals[s] == d]) for d in dims]
+    dim_w = np.array([dimension_weights.get(d, 0.0) for d in dims])
+    sig_w = np.array([signal_weights.get(s, 0.0) for s in names])
+    return _score_matrix(points, members, dim_w, sig_w, rounded=True)
 
 
 def _score_matrix(points: np.ndarray, members: list[np.ndarray], dim_w: np.ndarray,
-                  sig_w: np.ndarray) -> np.ndarray:
-    """The overall score (0-100, unrounded) of each row of ``points`` (rows x signals, NaN =
-    no evidence) as the SQL computes it: per dimension the weighted mean of its present
-    signals, then the weighted mean of the present dimensions (both re-normalised)."""
+                  sig_w: np.ndarray, rounded: bool = False) -> np.ndarray:
+    """The overall score (0-100) of each row of ``points`` (rows x signals, NaN = no
+    evidence) as the SQL computes it: per dimension the weighted mean of its present signals
+    (the macro renormalised_weighted_mean), then the weighted mean of the present dimensions,
+    both re-normalised; a dimension or row whose present weights sum to 0 is null.
+    ``rounded``: round each dimension and the result half away from zero, as the SQL does
+    (left out while fitting, where the loss must be smooth)."""
     present = ~np.isnan(points)
     filled = np.nan_to_num(points)
     num = np.zeros(len(points))
@@ -289,10 +281,13 @@ def _score_matrix(points: np.ndarray, members: list[np.ndarray], dim_w: np.ndarr
         total = w.sum(axis=1)
         has = total > 0
         dim = np.where(has, (filled[:, idx] * w).sum(axis=1) / np.where(has, total, 1.0), 0.0)
+        if rounded:
+            dim = np.floor(dim + 0.5)
         num += dim_w[d] * dim * has
         den += dim_w[d] * has
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+        score = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    return np.floor(score + 0.5) if rounded else score
 
 
 def fit_weights(points: np.ndarray, dimension_of: list[str], label: np.ndarray,
