@@ -60,12 +60,23 @@ def build_warehouse(data_dir: Path, root: Path, dbt_args: list[str] | None = Non
 
 
 @pytest.fixture(scope="session")
-def sample_warehouse(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Path:
+def sample_warehouse(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path, worker_id: str) -> Path:
     """The committed sample loaded and fully built (`dbt build`: models, data and unit tests).
 
-    Session-scoped (once per xdist worker); tests must open it read-only."""
-    root = tmp_path_factory.mktemp("sample_warehouse")
-    return build_warehouse(sample_dir, root)
+    Built once per test session, shared by the xdist workers (the first to ask builds it
+    under a file lock, the others wait and reuse it): tests must open it read-only."""
+    if worker_id == "master":  # not under xdist
+        return build_warehouse(sample_dir, tmp_path_factory.mktemp("sample_warehouse"))
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent / "shared_sample_warehouse"
+    done = shared / "built"
+    with FileLock(str(shared) + ".lock"):
+        if not done.exists():
+            shutil.rmtree(shared, ignore_errors=True)
+            build_warehouse(sample_dir, shared)
+            done.write_text("ok")
+    return shared / "churnguard.duckdb"
 
 
 def copy_warehouse(source: Path, destination_dir: Path) -> Path:

@@ -18,6 +18,8 @@ import pytest
 from churnguard.backtest import BacktestError, precision_recall, roc_auc, run_backtest, top_fraction_lift
 from conftest import build_warehouse
 
+pytestmark = pytest.mark.xdist_group("test_backtest")  # one worker: its module fixture builds a 400-customer, 540-day world once
+
 AUC_FLOOR = 0.65
 LIFT_FLOOR = 2.0
 

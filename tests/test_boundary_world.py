@@ -24,6 +24,8 @@ from conftest import build_warehouse
 
 from churnguard.pipeline import summarise
 
+pytestmark = pytest.mark.xdist_group("test_boundary_world")  # one worker: its module fixtures build the boundary world once
+
 
 def _frame(warehouse: Path, sql: str) -> pd.DataFrame:
     con = duckdb.connect(str(warehouse), read_only=True)

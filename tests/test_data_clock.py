@@ -17,6 +17,8 @@ from churnguard.defs.freshness import check_sources
 from churnguard.defs.partitions import daily_partitions, nightly_range
 from churnguard.generator import generate
 
+pytestmark = pytest.mark.xdist_group("test_data_clock")  # one worker: its module fixture generates the 1997 world once
+
 
 @pytest.fixture(scope="module")
 def data_1997(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -14,6 +14,8 @@ from churnguard.delivery.config import DeliveryConfig, Destination
 from churnguard.delivery.engine import sync
 from churnguard.quality.result import GateResult
 
+pytestmark = pytest.mark.xdist_group("test_delivery_postgres")  # one worker: its module fixture starts PostgreSQL once
+
 PASSED = GateResult(checked_at="test", suites=[])
 """A passing gate: these tests are about delivery; the gate has its own tests."""
 

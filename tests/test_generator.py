@@ -23,6 +23,8 @@ import pytest
 from churnguard import contract as C
 from churnguard.generator import GeneratorParams, generate, main
 
+pytestmark = pytest.mark.xdist_group("test_generator")  # one worker: its module fixtures generate the worlds once
+
 START = date(2025, 1, 1)
 SCHEDULED_COLUMNS = {("billing.invoices", "due_at")}  # a due date may lie after the export
 

@@ -39,6 +39,8 @@ from churnguard import settings
 from conftest import build_warehouse
 from test_load import write_csvs
 
+pytestmark = pytest.mark.xdist_group("test_health_scores")  # one worker: its module fixture builds the hand-made warehouse once
+
 SYNCED = "2025-07-01T06:00:00Z"
 AS_OF = date(2025, 6, 30)
 HEALTH_MODELS = ["+customer_alert_reasons", "+current_alert_list", "+dim_customer_value"]

@@ -21,6 +21,8 @@ import pytest
 from churnguard.dbt_cli import run_dbt
 from churnguard.loader import load
 
+pytestmark = pytest.mark.xdist_group("test_incremental")  # one worker: its module fixtures build the full refresh and the cut-off export once
+
 FACT_MODELS = ["--select", "+fct_customer_day"]
 CUTOFF = pd.Timestamp("2025-09-15T00:00:00Z")
 CUTOFF_DAY = "2025-09-14"  # last day fully exported at the cutoff

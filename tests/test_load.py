@@ -25,6 +25,8 @@ from churnguard.contract import TABLES, file_stem
 from churnguard.loader import LoadError, LoadReport, load
 from churnguard.loading import write as write_mod
 
+pytestmark = pytest.mark.xdist_group("test_load")  # one worker: its module fixture loads the template warehouse once
+
 # ---------------------------------------------------------------- dataset
 
 SYNC = "2025-06-01T03:00:00Z"

@@ -27,6 +27,8 @@ from churnguard.quality.runner import run_gate
 from churnguard.quality.suites import EXPECTATIONS_DIR, delivery_suite_names, stale_suites, suite_names
 from churnguard.quality.volume import VolumeConfig, volume_parameters
 
+pytestmark = pytest.mark.xdist_group("test_quality_gate")  # one worker: its module fixture starts PostgreSQL once
+
 
 def test_committed_suite_files_match_their_python_definitions():
     assert stale_suites() == [], "run: python -m churnguard.quality.suites --write"

@@ -20,6 +20,8 @@ import pytest
 
 from churnguard.dbt_cli import run_dbt
 
+pytestmark = pytest.mark.xdist_group("test_wilson_interval")  # one worker: its module fixture compiles the query once
+
 PAIRS = [(0, 0), (0, 1), (1, 1), (0, 7), (7, 7), (10, 10), (3, 10), (1, 3), (29, 30), (1, 30), (500, 500), (17, 1000)]
 
 
