@@ -125,3 +125,31 @@ def test_payload_has_no_contact_email_unless_configured():
     assert full["contact_email"] == "buyer1@customer1.example"
     with pytest.raises(PayloadError, match="contact_email"):
         build_payloads([row], [c for c in row if c != "key_contact_email"], include_contact_email=True)
+
+
+def test_payload_says_which_tier_is_which_with_value_reason_texts_and_dates():
+    """The delivered row names the episode's tier, the tier it opened with and today's, the
+    customer's value, the reasons in words, the data day and the send time; a new day or a
+    new sync alone does not change the content hash (nothing is resent), a recovery does."""
+    from datetime import datetime, timezone
+
+    from churnguard.delivery.payload import payload_hash
+
+    row = {**alert_row(1), "alert_tier": "red", "opening_tier": "yellow", "health_tier": "green", "health_score": 86,
+           "annual_revenue": 14400.0, "as_of_date": "2025-12-31",
+           "reason_descriptions": "Logins fell by 40% | The decision maker left"}
+    sent = datetime(2026, 1, 1, 2, 5, tzinfo=timezone.utc)
+    payload = build_payloads([row], row.keys(), generated_at=sent)["alert-0001"]
+    assert (payload["tier"], payload["tier_at_opening"], payload["current_tier"], payload["health_score"]) == (
+        "red", "yellow", "green", 86)
+    assert payload["annual_revenue"] == 14400.0
+    assert payload["reason_texts"] == ["Logins fell by 40%", "The decision maker left"]
+    assert (payload["as_of_date"], payload["generated_at"]) == ("2025-12-31", "2026-01-01T02:05:00")
+    next_day = build_payloads([{**row, "as_of_date": "2026-01-01"}], row.keys(),
+                              generated_at=datetime(2026, 1, 2, 2, 5, tzinfo=timezone.utc))["alert-0001"]
+    assert payload_hash(next_day) == payload_hash(payload)
+    recovered = build_payloads([{**row, "health_tier": "yellow"}], row.keys(), generated_at=sent)["alert-0001"]
+    assert payload_hash(recovered) != payload_hash(payload)
+    from churnguard.delivery.payload import flat_record
+
+    assert flat_record(payload)["reason_texts"] == "Logins fell by 40% | The decision maker left"

@@ -17,7 +17,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -37,11 +37,17 @@ PAYLOAD_FIELDS: tuple[Field, ...] = (
     Field("customer_id", ("customer_id",), "text", True, "Customer (account) id in the CRM"),
     Field("customer_name", ("customer_name",), "text", False, "Account name"),
     Field("segment", ("segment",), "text", False, "Customer segment"),
-    Field("tier", ("alert_tier",), "text", True, "red or yellow"),
+    Field("tier", ("alert_tier",), "text", True, "Episode tier: red if the episode ever turned red, else yellow"),
+    Field("tier_at_opening", ("opening_tier",), "text", False, "Tier on the day the episode opened"),
+    Field("current_tier", ("health_tier",), "text", False,
+          "Tier of today's health score (green, yellow or red): the score may have recovered while the episode is open"),
     Field("health_score", ("health_score",), "integer", False, "Overall health score 0-100 on the as-of date"),
+    Field("annual_revenue", ("annual_revenue",), "numeric", False,
+          "Annual revenue run rate on the as-of date (MRR x 12 + recent orders annualised)"),
     Field("churn_probability", ("churn_probability",), "double precision", False,
           "Calibrated chance of churn within the horizon (null until `churnguard calibrate` ran)"),
     Field("reasons", ("reason_codes",), "text[]", False, "Reason codes: the warning rules that fired"),
+    Field("reason_texts", ("reason_descriptions",), "text[]", False, "What each rule that fired means, in words"),
     Field("pulled_down_most_by", ("pulled_down_most_by",), "text", False, "Health dimension that pulled the score down most"),
     Field("owner_id", ("account_manager_id",), "text", False, "Account manager who owns the customer: user id"),
     Field("owner_name", ("account_manager_name",), "text", False, "Account manager: name"),
@@ -53,7 +59,11 @@ PAYLOAD_FIELDS: tuple[Field, ...] = (
     Field("opened_date", ("opened_date",), "date", True, "Day the alert episode opened (UTC)"),
     Field("status", (), "text", True, "open or closed"),
     Field("closed_date", ("closed_date",), "date", False, "Day the episode closed (closures only)"),
+    Field("as_of_date", ("as_of_date",), "date", False, "Data day this version of the alert was computed for"),
+    Field("generated_at", (), "timestamp", False, "When churnguard sent this version (UTC)"),
 )
+VOLATILE_FIELDS = ("as_of_date", "generated_at")
+"""Left out of the content hash: a new day or a new sync alone does not resend an unchanged alert."""
 CONTACT_EMAIL = Field("contact_email", ("contact_email", "key_contact_email"), "text", False, "Key contact e-mail")
 """Only with ``payload.include_contact_email: true``, and only when the alert mart has such a column."""
 FIELD_NAMES = tuple(f.name for f in PAYLOAD_FIELDS)
@@ -123,6 +133,8 @@ def build_payload(row: Mapping[str, Any], mapping: Mapping[str, str | None], sta
             if isinstance(value, str):
                 value = [v.strip() for v in value.replace(";", "|").replace(",", "|").split("|") if v.strip()]
             value = sorted(value or [])
+        if name == "reason_texts" and isinstance(value, str):
+            value = [v.strip() for v in value.split(" | ") if v.strip()]
         payload[name] = value
     payload["status"] = status
     if status == "open":
@@ -130,12 +142,19 @@ def build_payload(row: Mapping[str, Any], mapping: Mapping[str, str | None], sta
     return payload
 
 
-def build_payloads(rows: Sequence[Mapping[str, Any]], columns: Iterable[str], include_contact_email: bool = False) -> dict[str, dict[str, Any]]:
+def build_payloads(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Iterable[str],
+    include_contact_email: bool = False,
+    generated_at: datetime | None = None,
+) -> dict[str, dict[str, Any]]:
     """``{alert_id: payload}`` of the current alert list (open alerts)."""
     mapping = resolve_columns(columns, include_contact_email)
+    stamp = _plain((generated_at or datetime.now(timezone.utc)).astimezone(timezone.utc))
     payloads = {}
     for row in rows:
         payload = build_payload(row, mapping)
+        payload["generated_at"] = stamp
         payloads[str(payload["alert_id"])] = payload
     return payloads
 
@@ -144,6 +163,7 @@ def closure_payload(last_sent: Mapping[str, Any], closed_date: Any) -> dict[str,
     """The last payload a destination received, marked closed on ``closed_date``."""
     payload = dict(last_sent)
     payload["status"] = "closed"
+    payload["generated_at"] = _plain(datetime.now(timezone.utc))
     payload["closed_date"] = _plain(closed_date.date() if isinstance(closed_date, datetime) else closed_date)
     return payload
 
@@ -153,7 +173,9 @@ def canonical_json(payload: Mapping[str, Any]) -> str:
 
 
 def payload_hash(payload: Mapping[str, Any]) -> str:
-    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+    """Hash of the alert's content, without `VOLATILE_FIELDS` (the day and time it was sent)."""
+    content = {k: v for k, v in payload.items() if k not in VOLATILE_FIELDS}
+    return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
 
 
 def idempotency_key(destination: str, alert_id: str, action: str, digest: str) -> str:
@@ -171,4 +193,6 @@ def flat_record(payload: Mapping[str, Any]) -> dict[str, Any]:
     row = dict(payload)
     if isinstance(row.get("reasons"), list):
         row["reasons"] = ";".join(row["reasons"])
+    if isinstance(row.get("reason_texts"), list):
+        row["reason_texts"] = " | ".join(row["reason_texts"])
     return row

@@ -20,6 +20,16 @@ health_scores as (
     select * from {{ ref('health_scores') }}
 ),
 
+alert_reasons as (
+    -- the reasons' texts, for recipients who do not know the rule codes
+    select
+        alert_id,
+        {{ sorted_listagg('reason_description', "' | '") }} as reason_descriptions
+    from {{ ref('customer_alert_reasons') }}
+    where alert_id in (select alert_id from open_alerts)
+    group by alert_id
+),
+
 current_health as (
     select health_scores.*
     from health_scores
@@ -54,6 +64,7 @@ final as (
         cast(open_alerts.opened_date as date) as opened_date,
         cast(open_alerts.days_open as {{ dbt.type_int() }}) as days_open,
         cast(open_alerts.alert_tier as {{ dbt.type_string() }}) as alert_tier,
+        cast(open_alerts.opening_tier as {{ dbt.type_string() }}) as opening_tier,
         cast(open_alerts.response_hours as {{ dbt.type_int() }}) as response_hours,
         cast(open_alerts.response_due_date as date) as response_due_date,
         cast(
@@ -67,6 +78,8 @@ final as (
         cast(current_health.churn_probability_horizon_days as {{ dbt.type_int() }}) as churn_probability_horizon_days,
         cast(current_health.pulled_down_most_by as {{ dbt.type_string() }}) as pulled_down_most_by,
         cast(open_alerts.reason_codes as {{ dbt.type_string() }}) as reason_codes,
+        cast(alert_reasons.reason_descriptions as {{ dbt.type_string() }}) as reason_descriptions,
+        cast(current_health.annual_revenue as {{ dbt.type_numeric() }}) as annual_revenue,
         cast(open_alerts.value_tier as {{ dbt.type_string() }}) as value_tier,
         cast(open_alerts.risk_level as {{ dbt.type_string() }}) as risk_level,
         cast(open_alerts.value_risk_cell as {{ dbt.type_string() }}) as value_risk_cell,
@@ -80,6 +93,8 @@ final as (
     from open_alerts
     left join current_health
         on open_alerts.customer_id = current_health.customer_id
+    left join alert_reasons
+        on open_alerts.alert_id = alert_reasons.alert_id
 )
 
 select * from final
