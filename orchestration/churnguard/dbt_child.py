@@ -29,14 +29,15 @@ from pathlib import Path
 PR_SET_PDEATHSIG = 1
 
 
+def installed_dbt() -> str | None:
+    """The ``dbt`` installed next to this interpreter, else the first on PATH (None: none)."""
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else shutil.which("dbt")
+
+
 def real_dbt() -> str:
     configured = os.environ.get("CHURNGUARD_DBT_EXECUTABLE", "").strip()
-    if configured:
-        return configured
-    candidate = Path(sys.executable).parent / "dbt"
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("dbt")
+    found = configured or installed_dbt()
     if not found:
         raise SystemExit(f"churnguard-dbt: no dbt next to {sys.executable} or on PATH")
     return found

@@ -33,3 +33,18 @@ def reporting_currency() -> str:
 
 def dbt_target() -> str:
     return os.environ.get("CHURNGUARD_DBT_TARGET", "duckdb")
+
+
+def whole_days_setting(name: str, default: int, error: type[Exception] = ValueError) -> int:
+    """The environment variable ``name`` as a whole number of days, at least 1 (``default`` when
+    unset or empty); a bad value raises ``error`` with a message naming the variable."""
+    value = (os.environ.get(name) or "").strip()
+    if not value:
+        return default
+    try:
+        days = int(value)
+    except ValueError:
+        raise error(f"{name}={value!r} is not a whole number of days") from None
+    if days < 1:
+        raise error(f"{name}={value!r} must be at least 1")
+    return days

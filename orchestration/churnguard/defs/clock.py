@@ -94,16 +94,9 @@ def clock_mode() -> str:
 
 
 def live_max_lag_days() -> int:
-    value = (os.environ.get(LAG_SETTING) or "").strip()
-    if not value:
-        return DEFAULT_LIVE_MAX_LAG_DAYS
-    try:
-        days = int(value)
-    except ValueError:
-        raise ClockSettingError(f"{LAG_SETTING}={value!r} is not a whole number of days") from None
-    if days < 1:
-        raise ClockSettingError(f"{LAG_SETTING}={value!r} must be at least 1")
-    return days
+    from churnguard.settings import whole_days_setting
+
+    return whole_days_setting(LAG_SETTING, DEFAULT_LIVE_MAX_LAG_DAYS, ClockSettingError)
 
 
 def _pinned_vars() -> tuple[date | None, date | None]:

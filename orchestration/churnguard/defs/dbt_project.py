@@ -148,10 +148,9 @@ def dbt_project(target_path: Path | None = None) -> DbtProject:
 
 def dbt_executable() -> str:
     """The ``dbt`` installed next to this interpreter (falls back to PATH)."""
-    candidate = Path(sys.executable).parent / "dbt"
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("dbt")
+    from churnguard.dbt_child import installed_dbt
+
+    found = installed_dbt()
     if not found:
         raise ManifestError(f"no dbt executable next to {sys.executable} or on PATH; install churnguard's dependencies")
     return found

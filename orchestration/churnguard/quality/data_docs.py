@@ -79,16 +79,9 @@ def gx_project_root(docs_dir: Path) -> Path:
 
 
 def keep_days() -> int:
-    value = os.environ.get("CHURNGUARD_DATA_DOCS_KEEP_DAYS", "").strip()
-    if not value:
-        return DEFAULT_KEEP_DAYS
-    try:
-        days = int(value)
-    except ValueError:
-        raise ValueError(f"CHURNGUARD_DATA_DOCS_KEEP_DAYS={value!r} is not a whole number of days") from None
-    if days < 1:
-        raise ValueError(f"CHURNGUARD_DATA_DOCS_KEEP_DAYS={value!r} must be at least 1")
-    return days
+    from churnguard.settings import whole_days_setting
+
+    return whole_days_setting("CHURNGUARD_DATA_DOCS_KEEP_DAYS", DEFAULT_KEEP_DAYS)
 
 
 @contextmanager

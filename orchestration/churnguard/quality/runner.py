@@ -65,16 +65,7 @@ def expectations_dir() -> Path:
 
 
 def health_days() -> int:
-    value = os.environ.get("CHURNGUARD_QUALITY_HEALTH_DAYS", "").strip()
-    if not value:
-        return DEFAULT_HEALTH_DAYS
-    try:
-        days = int(value)
-    except ValueError:
-        raise ValueError(f"CHURNGUARD_QUALITY_HEALTH_DAYS={value!r} is not a whole number of days") from None
-    if days < 1:
-        raise ValueError(f"CHURNGUARD_QUALITY_HEALTH_DAYS={value!r} must be at least 1")
-    return days
+    return settings.whole_days_setting("CHURNGUARD_QUALITY_HEALTH_DAYS", DEFAULT_HEALTH_DAYS)
 
 
 # --- reading --------------------------------------------------------------------------------
