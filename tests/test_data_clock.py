@@ -69,9 +69,9 @@ def test_a_source_is_stale_only_against_the_clock_it_is_judged_by(tmp_path: Path
         for name in ("crm.logins", "crm.interventions")
     }
     end_of_as_of = datetime(1997, 5, 30, tzinfo=timezone.utc)  # as-of date 1997-05-29
-    results = {r.source: r for r in check_sources(con, rules, end_of_as_of)}
+    results = {r.source: r for r in check_sources(con, end_of_as_of, rules)}
     assert results["crm.logins"].status == "pass" and results["crm.logins"].age_hours == pytest.approx(4.0)
     assert results["crm.interventions"].status == "error" and results["crm.interventions"].age_hours == pytest.approx(228.0)
     # against the wall clock everything would be decades old
-    wall = {r.source: r.status for r in check_sources(con, rules, datetime(2026, 11, 29, tzinfo=timezone.utc))}
+    wall = {r.source: r.status for r in check_sources(con, datetime(2026, 11, 29, tzinfo=timezone.utc), rules)}
     assert wall == {"crm.logins": "error", "crm.interventions": "error"}

@@ -321,7 +321,7 @@ def test_an_export_333_days_old_blocks_delivery_and_is_audited(tmp_path, isolate
     report = _sync(warehouse, config)
     assert report.blocked and report.destination("files").status == "blocked"
     assert "source_freshness.source_is_fresh" in report.destination("files").error
-    assert "333.0 days ago" in report.format()
+    assert "333.0 days old (error after 3.0 days)" in report.format()
     assert not (tmp_path / "out" / "alert_list.csv").exists()
     assert query(warehouse, "select suite, kind, overridden from delivery.quality_failures") == [
         ("source_freshness", "freshness", False)

@@ -75,7 +75,7 @@ def build_definitions(dbt_target_path: Path | None = None, raw_dir: Path | None 
     delivery_assets = [with_gate_dependency(a) for a in delivery.assets] if gate else list(delivery.assets)
     outputs = build_output_assets(mart_keys(dbt_defs), GATE_ASSET if gate else None)  # published marts + report
     raw = build_raw_assets(manifest, project, translator)
-    freshness = build_freshness_checks(manifest, raw_keys_by_table(raw))  # source_freshness on each raw table
+    freshness = build_freshness_checks(raw_keys_by_table(raw))  # source_freshness on each raw table
     return Definitions(
         assets=[raw, *dbt_defs, *gate, *delivery_assets, *outputs],
         asset_checks=[*delivery.asset_checks, *([freshness] if freshness else [])],

@@ -6,131 +6,23 @@ same thresholds (``freshness.warn_after`` / ``error_after`` of the dbt sources) 
 against the data's "now": the end of its as-of day when the data is historical, the wall
 clock when it is live. A source is then stale only when it lags behind the rest of the data.
 
-The result is reported twice: as a ``source_freshness`` asset check on every raw asset
+The measuring is `churnguard.quality.freshness` (the delivery gate's, at the wall clock);
+the thresholds are the raw-data contract's, which the dbt sources carry. The result is
+reported twice: as a ``source_freshness`` asset check on every raw asset
 (`build_freshness_checks`: non-blocking, severity WARN or ERROR, visible in the UI), and in
 the run summary.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Mapping
 
 import duckdb
 
+from churnguard.quality.freshness import SourceFreshness, check_sources, source_rules
+
 FRESHNESS_CHECK = "source_freshness"
-DEFAULT_WARN_HOURS = 36.0
-DEFAULT_ERROR_HOURS = 72.0
-_PERIOD_HOURS = {"minute": 1 / 60, "hour": 1.0, "day": 24.0}
-
-
-@dataclass(frozen=True)
-class SourceFreshness:
-    source: str  # crm.logins
-    relation: str  # raw_crm.logins
-    loaded_at_field: str
-    latest: datetime | None
-    age_hours: float | None
-    warn_after_hours: float | None
-    error_after_hours: float | None
-
-    @property
-    def status(self) -> str:
-        """``pass``, ``warn``, ``error`` or ``empty``: a table without rows is one the export
-        does not carry (an absent table loads as empty); there is no age to judge, and
-        flagging it stale every night would only be noise."""
-        if self.age_hours is None:
-            return "empty"
-        if self.error_after_hours is not None and self.age_hours > self.error_after_hours:
-            return "error"
-        if self.warn_after_hours is not None and self.age_hours > self.warn_after_hours:
-            return "warn"
-        return "pass"
-
-    def describe(self) -> str:
-        if self.latest is None:
-            return f"{self.source}: no rows (the export does not carry this table): nothing to judge"
-        limit = self.error_after_hours if self.status == "error" else self.warn_after_hours
-        return (
-            f"{self.source}: last {self.loaded_at_field} {self.latest:%Y-%m-%d %H:%M}, "
-            f"{_age(self.age_hours)} old ({self.status} after {_age(limit)})"
-        )
-
-
-def _age(hours: float | None) -> str:
-    if hours is None:
-        return "?"
-    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.0f} h"
-
-
-def _hours(threshold: Mapping[str, Any] | None) -> float | None:
-    if not threshold or threshold.get("count") is None:
-        return None
-    return float(threshold["count"]) * _PERIOD_HOURS.get(str(threshold.get("period") or "hour"), 1.0)
-
-
-def source_rules(manifest: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
-    """``{system.table: {relation, loaded_at_field, warn, error}}`` from the dbt sources."""
-    rules: dict[str, dict[str, Any]] = {}
-    for source in (manifest or {}).get("sources", {}).values():
-        freshness = source.get("freshness") or {}
-        field = source.get("loaded_at_field")
-        if not field:
-            continue
-        name = f"{source['source_name']}.{source['name']}"
-        rules[name] = {
-            "relation": (source["schema"], source.get("identifier") or source["name"]),
-            "loaded_at_field": field,
-            "warn": _hours(freshness.get("warn_after")),
-            "error": _hours(freshness.get("error_after")),
-        }
-    return rules
-
-
-def manifest_on_disk() -> dict[str, Any] | None:
-    """The parsed dbt manifest if present (never parses: the summary must stay cheap)."""
-    from churnguard.defs import config
-
-    path = Path(config.dbt_target_path()) / "manifest.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def check_sources(
-    con: duckdb.DuckDBPyConnection, rules: Mapping[str, Mapping[str, Any]], now: datetime
-) -> list[SourceFreshness]:
-    """Freshness of every source in ``rules`` that exists in the warehouse, at ``now``."""
-    tables = set(con.execute("select table_schema, table_name from information_schema.tables").fetchall())
-    now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
-    results = []
-    for name, rule in sorted(rules.items()):
-        schema, table = rule["relation"]
-        if (schema, table) not in tables:
-            continue
-        field = rule["loaded_at_field"]
-        latest = con.execute(
-            f'select max(cast("{field}" as timestamptz)) from "{schema}"."{table}"'
-        ).fetchone()[0]
-        if latest is not None and latest.tzinfo is None:
-            latest = latest.replace(tzinfo=timezone.utc)
-        age = (now - latest).total_seconds() / 3600 if latest is not None else None
-        results.append(
-            SourceFreshness(
-                source=name,
-                relation=f"{schema}.{table}",
-                loaded_at_field=field,
-                latest=latest.astimezone(timezone.utc) if latest is not None else None,
-                age_hours=age,
-                warn_after_hours=rule["warn"] if rule["warn"] is not None else DEFAULT_WARN_HOURS,
-                error_after_hours=rule["error"] if rule["error"] is not None else DEFAULT_ERROR_HOURS,
-            )
-        )
-    return results
 
 
 def summary_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -152,7 +44,7 @@ def summary_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
         f"  data clock: {'live' if clock.live else 'historical'} data, as of {clock.as_of} "
         f"({clock.lag_days} days before today); freshness judged against {judged}"
     ]
-    results = check_sources(con, source_rules(manifest_on_disk()), clock.now())
+    results = check_sources(con, clock.now())
     if not results:
         return lines
     stale = [r for r in results if r.status not in ("pass", "empty")]
@@ -164,7 +56,7 @@ def summary_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     return lines
 
 
-def build_freshness_checks(manifest: Mapping[str, Any], source_keys: Mapping[str, Any]):
+def build_freshness_checks(source_keys: Mapping[str, Any]):
     """``source_freshness`` on every raw asset: one non-blocking multi-asset check step
     (``check_source_freshness``) that runs after the raw load.
 
@@ -184,7 +76,7 @@ def build_freshness_checks(manifest: Mapping[str, Any], source_keys: Mapping[str
     from churnguard.defs.config import WAREHOUSE_POOL
     from churnguard.defs.locking import warehouse_lock
 
-    rules = source_rules(manifest)
+    rules = source_rules()
     keys = {name: key for name, key in source_keys.items() if name in rules}
     if not keys:
         return None
@@ -211,7 +103,7 @@ def build_freshness_checks(manifest: Mapping[str, Any], source_keys: Mapping[str
         with warehouse_lock(warehouse, holder=f"source freshness checks (Dagster run {run_id[:8]})"):
             clock = data_clock(warehouse)
             with read_only_connection(warehouse) as con:
-                results = check_sources(con, rules, clock.now())
+                results = check_sources(con, clock.now(), rules)
         context.log.info(clock.describe())
         judged = "now (live data)" if clock.live else f"end of the as-of date {clock.as_of} (historical data)"
         selected = context.selected_asset_check_keys
@@ -236,3 +128,6 @@ def build_freshness_checks(manifest: Mapping[str, Any], source_keys: Mapping[str
             )
 
     return check_source_freshness
+
+
+__all__ = ["FRESHNESS_CHECK", "SourceFreshness", "build_freshness_checks", "check_sources", "summary_lines"]

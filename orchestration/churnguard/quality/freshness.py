@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Mapping
 
 import duckdb
 
@@ -32,63 +33,90 @@ SUITE = "source_freshness"
 OVERRIDE_ENV = "CHURNGUARD_OVERRIDE_STALE_DATA"
 
 
-@dataclass
+@dataclass(frozen=True)
 class SourceFreshness:
-    table: str  # crm.logins
-    latest: datetime | None
+    """How old the newest row of one raw table is, at a given "now"."""
+
+    source: str  # crm.logins
+    relation: str  # raw_crm.logins
+    loaded_at_field: str
+    latest: datetime | None  # UTC; None: the table has no rows
     age_hours: float | None
-    warn_hours: int
-    error_hours: int
+    warn_after_hours: float
+    error_after_hours: float
 
     @property
     def status(self) -> str:
+        """``pass``, ``warn``, ``error`` or ``empty``: a table without rows is one the export
+        does not carry (an absent table loads as empty); there is no age to judge, and
+        flagging it stale every night would only be noise."""
         if self.age_hours is None:
-            return "unknown"
-        if self.age_hours > self.error_hours:
+            return "empty"
+        if self.age_hours > self.error_after_hours:
             return "error"
-        if self.age_hours > self.warn_hours:
+        if self.age_hours > self.warn_after_hours:
             return "warn"
-        return "ok"
+        return "pass"
 
     def describe(self) -> str:
-        days = self.age_hours / 24 if self.age_hours is not None else 0
+        if self.latest is None:
+            return f"{self.source}: no rows (the export does not carry this table): nothing to judge"
+        limit = self.error_after_hours if self.status == "error" else self.warn_after_hours
         return (
-            f"{self.table}: newest row synced {self.latest:%Y-%m-%d %H:%M} UTC, {days:,.1f} days ago "
-            f"(warn after {self.warn_hours} h, error after {self.error_hours} h)"
+            f"{self.source}: last {self.loaded_at_field} {self.latest:%Y-%m-%d %H:%M}, "
+            f"{_age(self.age_hours)} old ({self.status} after {_age(limit)})"
         )
 
 
-def _existing(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+def _age(hours: float | None) -> str:
+    if hours is None:
+        return "?"
+    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.0f} h"
+
+
+def source_rules() -> dict[str, dict[str, Any]]:
+    """``{system.table: {relation, loaded_at_field, warn, error}}`` from the raw-data contract
+    (the numbers the dbt sources' ``freshness`` blocks carry, see test_contract_docs)."""
     return {
-        (schema, name)
-        for schema, name in con.execute(
-            "select table_schema, table_name from information_schema.columns where column_name = '_synced_at'"
-        ).fetchall()
+        table.qualified_name: {
+            "relation": (table.raw_schema, table.name),
+            "loaded_at_field": "_synced_at",
+            "warn": float(table.freshness_warn_hours),
+            "error": float(table.freshness_error_hours),
+        }
+        for table in TABLES
     }
 
 
-def check_sources(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> list[SourceFreshness]:
-    """The freshness of every raw table that exists and has rows."""
-    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
-    existing = _existing(con)
-    found = []
-    for table in TABLES:
-        if (table.raw_schema, table.name) not in existing:
+def check_sources(
+    con: duckdb.DuckDBPyConnection, now: datetime | None = None, rules: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[SourceFreshness]:
+    """Freshness at ``now`` (default: the wall clock) of every raw table in ``rules`` (default:
+    the contract's) that exists in the warehouse; tables without rows are ``empty``."""
+    now = now or datetime.now(timezone.utc)
+    now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    tables = set(con.execute("select table_schema, table_name from information_schema.tables").fetchall())
+    results = []
+    for name, rule in sorted((rules if rules is not None else source_rules()).items()):
+        schema, table = rule["relation"]
+        if (schema, table) not in tables:
             continue
-        latest = con.execute(f'select max("_synced_at") from "{table.raw_schema}"."{table.name}"').fetchone()[0]
-        if latest is None:
-            continue
-        latest = latest.astimezone(timezone.utc).replace(tzinfo=None) if latest.tzinfo else latest
-        found.append(
+        field = rule["loaded_at_field"]
+        latest = con.execute(f'select max(cast("{field}" as timestamptz)) from "{schema}"."{table}"').fetchone()[0]
+        if latest is not None and latest.tzinfo is None:
+            latest = latest.replace(tzinfo=timezone.utc)
+        results.append(
             SourceFreshness(
-                table.qualified_name,
-                latest,
-                (now - latest).total_seconds() / 3600,
-                table.freshness_warn_hours,
-                table.freshness_error_hours,
+                source=name,
+                relation=f"{schema}.{table}",
+                loaded_at_field=field,
+                latest=latest.astimezone(timezone.utc) if latest is not None else None,
+                age_hours=(now - latest).total_seconds() / 3600 if latest is not None else None,
+                warn_after_hours=rule["warn"],
+                error_after_hours=rule["error"],
             )
         )
-    return found
+    return results
 
 
 def _loaded_from_sample(con: duckdb.DuckDBPyConnection) -> bool:
@@ -106,7 +134,7 @@ def _loaded_from_sample(con: duckdb.DuckDBPyConnection) -> bool:
 
 def freshness_suite(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> SuiteResult | None:
     """The gate's ``source_freshness`` suite (None when no raw table has rows)."""
-    sources = check_sources(con, now)
+    sources = [source for source in check_sources(con, now) if source.status != "empty"]
     if not sources:
         return None
     sample = _loaded_from_sample(con)
