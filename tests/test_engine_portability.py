@@ -85,3 +85,13 @@ def test_mart_comparison_sorts_rows_and_columns_and_names_differences() -> None:
     problems = mart_differences("m", expected, other)
     assert problems == ["m: missing row a='x', b=2.0", "m: unexpected row a='x', b=3.0"]
     assert mart_differences("m", expected, (["a"], [("y",), ("x",)]))[0].startswith("m: columns differ")
+
+
+def test_unit_tests_give_every_input_inline() -> None:
+    """A unit-test input without rows reads the live relation (a seed a user edited, a seed an
+    engine types differently); every input carries its rows."""
+    live = []
+    for path in MODEL_YMLS:
+        for test in (yaml.safe_load(path.read_text()) or {}).get("unit_tests", []) or []:
+            live += [f"{test['name']}: {given['input']}" for given in test.get("given", []) if "rows" not in given]
+    assert live == []
