@@ -237,7 +237,6 @@ def test_spark_builds_a_slice_of_the_sample_like_duckdb(sample_dir, tmp_path) ->
 
     env = _base_env(tmp_path, "spark")
     env["CHURNGUARD_SPARK_WAREHOUSE"] = str(tmp_path / "spark")
-    env.setdefault("CHURNGUARD_SPARK_DRIVER_MEMORY", "2g")
     TIMINGS["spark: churnguard load, slice"] = _run([*CLI, "load", str(data)], env, "churnguard load (spark)")
     TIMINGS["spark: dbt build, slice"] = _run([*CLI, "dbt", "--", "build"], env, "dbt build (spark)")
     _assert_marts_equal(expected, _spark_marts(tmp_path / "spark"))
