@@ -40,7 +40,8 @@ bench-check: $(STAMP)
 	$(BIN)/python benchmarks/scale.py --size S --check
 
 # The sample built on a throwaway PostgreSQL 15 cluster and on a local Spark session, every mart
-# compared with DuckDB's (tests/engines, about 15 minutes; needs initdb/pg_ctl and Java 17).
+# compared with DuckDB's (tests/engines; 28 minutes on a shared 2-core machine, 23 of them Spark;
+# needs initdb/pg_ctl and Java 17).
 test-engines: $(ENGINES_STAMP)
 	$(BIN)/python -m pytest tests/engines -m engines -p no:cacheprovider --durations=0
 
