@@ -238,6 +238,16 @@ def test_spark_builds_a_slice_of_the_sample_like_duckdb(sample_dir, tmp_path) ->
     env = _base_env(tmp_path, "spark")
     env["CHURNGUARD_SPARK_WAREHOUSE"] = str(tmp_path / "spark")
     TIMINGS["spark: churnguard load, slice"] = _run([*CLI, "load", str(data)], env, "churnguard load (spark)")
+    # Staged then swapped: the raw tables hold the slice's rows, no staging table is left.
+    con = duckdb.connect()
+    for t in TABLES:
+        src = data / f"{file_stem(t)}.csv"
+        folder = tmp_path / "spark" / f"raw_{t.system}.db" / t.name
+        assert folder.is_dir() and not folder.with_name(t.name + "__loading").exists(), t.qualified_name
+        files = [str(p) for p in folder.rglob("*.parquet")]
+        loaded = con.execute("select count(*) from read_parquet(?)", [files]).fetchone()[0] if files else 0
+        assert loaded == con.execute(f"select count(*) from read_csv('{src}', all_varchar=true)").fetchone()[0]
+    con.close()
     TIMINGS["spark: dbt build, slice"] = _run([*CLI, "dbt", "--", "build"], env, "dbt build (spark)")
     _assert_marts_equal(expected, _spark_marts(tmp_path / "spark"))
     assert not (tmp_path / "unused.duckdb").exists()
