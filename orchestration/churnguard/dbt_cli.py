@@ -31,12 +31,21 @@ class DbtError(RuntimeError):
 def dbt_env(warehouse: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["CHURNGUARD_WAREHOUSE"] = str(warehouse or settings.warehouse_path())
+    # dbt runs in dbt_project/: pass the Spark warehouse as an absolute path, the one the loader uses.
+    env["CHURNGUARD_SPARK_WAREHOUSE"] = str(settings.spark_warehouse_dir())
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     if "CHURNGUARD_DBT_TARGET_PATH" in os.environ:
         env["DBT_TARGET_PATH"] = os.environ["CHURNGUARD_DBT_TARGET_PATH"]
     if "CHURNGUARD_DBT_LOG_PATH" in os.environ:
         env["DBT_LOG_PATH"] = os.environ["CHURNGUARD_DBT_LOG_PATH"]
     return env
+
+
+def _targets_duckdb() -> bool:
+    try:
+        return settings.target_engine() == "duckdb"
+    except ValueError:  # a target of the user's own (Snowflake, BigQuery): no DuckDB file involved
+        return False
 
 
 def run_dbt(
@@ -66,7 +75,7 @@ def run_dbt(
         command += ["--vars", json.dumps(dict(dbt_vars))]
     from churnguard.defs.locking import held_lock_fds, retry_while_open_elsewhere
 
-    if warehouse.exists():  # a reader holding the file would make dbt fail: wait for it first
+    if warehouse.exists() and _targets_duckdb():  # a reader holding the file would make dbt fail: wait for it first
         import duckdb
 
         retry_while_open_elsewhere(lambda: duckdb.connect(str(warehouse)).close(), warehouse)

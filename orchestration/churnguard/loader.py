@@ -1,4 +1,8 @@
-"""Load a folder of raw files into the DuckDB warehouse, validated against the contract.
+"""Load a folder of raw files into the warehouse, validated against the contract.
+
+The warehouse is the engine of ``CHURNGUARD_DBT_TARGET`` (`settings.target_engine`): the
+DuckDB file (default), PostgreSQL or Spark (`churnguard.loading.targets`). Validation is the
+same for all three; only the write phase differs, all or nothing on each.
 
     from churnguard.loader import load, LoadError
     report = load(Path("seeds/sample"))          # -> LoadReport; print(report.format())
@@ -20,7 +24,8 @@ Two phases:
    `LoadError`.
 2. Write: attach the warehouse and, in ONE transaction, replace every raw table
    (``raw_crm.accounts`` ...) and append to ``raw_meta.load_log``. A failure rolls
-   everything back; the previous raw data stays intact.
+   everything back; the previous raw data stays intact. PostgreSQL: COPY in one
+   transaction; Spark: Parquet tables staged, then swapped in (see `loading.targets`).
 
 Decisions (see the project's DECISIONS.md):
 
@@ -109,12 +114,20 @@ def shrink_problems(con, staged: list[StagedTable], *, max_share: float | None =
             "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ?", [_write.ALIAS]
         ).fetchall()
     }
+    counts = {st.table.qualified_name: con.execute(f"SELECT count(*) FROM {_write.relation(st.table)}").fetchone()[0]
+              for st in staged if (st.table.raw_schema, st.table.name) in existing}
+    return shrink_problems_from_counts(staged, counts, max_share=max_share, min_rows=min_rows)
+
+
+def shrink_problems_from_counts(staged: list[StagedTable], counts: dict[str, int], *, max_share: float,
+                                min_rows: int) -> list[Problem]:
+    """Tables of ``staged`` that would lose more than ``max_share`` of ``counts`` (rows held now, by table)."""
     problems = []
     for st in staged:
         t = st.table
-        if (t.raw_schema, t.name) not in existing:
+        if t.qualified_name not in counts:
             continue
-        before = con.execute(f"SELECT count(*) FROM {_write.relation(t)}").fetchone()[0]
+        before = counts[t.qualified_name]
         if before < max(min_rows, 1) or st.rows >= before * (1 - max_share):
             continue
         problems.append(Problem(
@@ -248,6 +261,10 @@ def load(source_dir: Path | str, warehouse: Path | str | None = None, *, currenc
 
         load_id = uuid.uuid4().hex
         loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
+        engine = settings.target_engine()
+        if engine != "duckdb":
+            return _load_other_engine(engine, con, staged, warnings, source_dir, Path(tmp), load_id, loaded_at,
+                                      allow_shrink, started)
         from churnguard.defs.locking import WarehouseBusyError, retry_while_open_elsewhere  # imports dagster
 
         try:
@@ -287,3 +304,39 @@ def load(source_dir: Path | str, warehouse: Path | str | None = None, *, currenc
         if con is not None:
             con.close()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _load_other_engine(engine: str, con, staged: list[StagedTable], warnings: list[str], source_dir: Path,
+                       scratch: Path, load_id: str, loaded_at: datetime, allow_shrink: bool | None,
+                       started: float) -> LoadReport:
+    """The write phase on the PostgreSQL or Spark target (`loading.targets`), all or nothing."""
+    from .loading import targets
+
+    where = targets.describe_target(engine)
+    tables = [st.table for st in staged]
+    try:
+        counts = (targets.postgres_row_counts if engine == "postgres" else targets.spark_row_counts)(tables)
+    except Exception as e:
+        raise LoadError([Problem("warehouse_unavailable", f"cannot reach the {engine} target: {e}", file=where)],
+                        warnings, source_dir) from e
+    if not (_allow_shrink_from_env() if allow_shrink is None else allow_shrink):
+        shrunk = shrink_problems_from_counts(
+            staged, counts,
+            max_share=_env_number("CHURNGUARD_MAX_SHRINK_SHARE", DEFAULT_MAX_SHRINK_SHARE, 0, 1),
+            min_rows=int(_env_number("CHURNGUARD_SHRINK_MIN_ROWS", DEFAULT_SHRINK_MIN_ROWS, 0, 1e18)))
+        if shrunk:
+            raise LoadError(shrunk, warnings, source_dir)
+    writer = targets.write_postgres if engine == "postgres" else targets.write_spark
+    try:
+        writer(con, staged, load_id=load_id, loaded_at=loaded_at, source_dir=source_dir, scratch=scratch)
+    except Exception as e:
+        raise LoadError([Problem("write_failed", f"writing the raw tables failed and was rolled back: {e}",
+                                 file=where)], warnings, source_dir, written=True) from e
+    tables_loaded = {
+        st.table.qualified_name: TableLoad(
+            table=st.table.qualified_name, relation=f"{st.table.raw_schema}.{st.table.name}",
+            source=st.source.entry, format=st.source.format, files=[f.source.rel for f in st.files], rows=st.rows)
+        for st in staged
+    }
+    return LoadReport(source_dir=source_dir, warehouse=where, load_id=load_id, loaded_at=loaded_at,
+                      tables=tables_loaded, warnings=warnings, duration_seconds=time.monotonic() - started)

@@ -54,15 +54,25 @@
     `config(materialized='incremental', on_schema_change='fail', **day_replacing_incremental())`.
     - default (DuckDB, Snowflake, Postgres, Redshift): delete+insert by date_day;
     - BigQuery: insert_overwrite of date_day partitions (no delete+insert there);
-    - Spark / Databricks: insert_overwrite of date_day partitions of a Delta table.
+    - Spark / Databricks: insert_overwrite of date_day partitions, in the table format of
+      var spark_file_format (default: parquet on Apache Spark, which ships no Delta jars;
+      delta on Databricks).
     See docs/SCALING.md. -#}
 {% macro day_replacing_incremental() -%}
     {%- if target.type == 'bigquery' -%}
         {{ return({'incremental_strategy': 'insert_overwrite',
                    'partition_by': {'field': 'date_day', 'data_type': 'date', 'granularity': 'day'}}) }}
     {%- elif target.type in ('spark', 'databricks') -%}
-        {{ return({'incremental_strategy': 'insert_overwrite', 'partition_by': ['date_day'], 'file_format': 'delta'}) }}
+        {{ return({'incremental_strategy': 'insert_overwrite', 'partition_by': ['date_day'],
+                   'file_format': spark_file_format()}) }}
     {%- else -%}
         {{ return({'incremental_strategy': 'delete+insert', 'unique_key': 'date_day'}) }}
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- The table format of Spark targets: var spark_file_format, else delta on Databricks and
+    parquet on Apache Spark (Delta Lake needs extra jars a plain Spark does not have). -#}
+{% macro spark_file_format() -%}
+    {{ return(var('spark_file_format', none) or ('delta' if target.type == 'databricks' else 'parquet')) }}
 {%- endmacro %}

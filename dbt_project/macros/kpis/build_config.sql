@@ -22,17 +22,25 @@
     {{ return(parts | join('; ')) }}
 {%- endmacro %}
 
+{#- Spark targets have no database (catalog) level: target.database is undefined there. -#}
+{% macro build_config_database() -%}
+    {{ return(target.database if target.database is defined else none) }}
+{%- endmacro %}
+
 {% macro build_config_relation() -%}
-    {{ return(api.Relation.create(database=target.database, schema='utilities', identifier='util_build_config')) }}
+    {{ return(api.Relation.create(database=build_config_database(), schema='utilities', identifier='util_build_config')) }}
 {%- endmacro %}
 
 {% macro check_build_config() %}
     {%- if execute and not flags.FULL_REFRESH -%}
-        {%- set relation = adapter.get_relation(database=target.database, schema='utilities', identifier='util_build_config') -%}
+        {%- set relation = adapter.get_relation(database=build_config_database(), schema='utilities', identifier='util_build_config') -%}
         {%- if relation is not none -%}
             {%- set current = build_config_text() -%}
-            {%- set rows = run_query("select model_name, config_text from " ~ relation
-                ~ " where config_text <> '" ~ current | replace("'", "''") ~ "' order by model_name") -%}
+            {#- The latest row per model: on Spark the table is append-only (no DELETE on Parquet). -#}
+            {%- set rows = run_query("select model_name, config_text from (select model_name, config_text, "
+                ~ "row_number() over (partition by model_name order by recorded_at desc) as recency from "
+                ~ relation ~ ") as recorded where recency = 1 and config_text <> '"
+                ~ current | replace("'", "''") ~ "' order by model_name") -%}
             {%- if rows.rows | length > 0 -%}
                 {%- set models = rows.columns[0].values() | join(', ') -%}
                 {{ exceptions.raise_compiler_error(
@@ -69,9 +77,11 @@
                     recorded_at {{ dbt.type_timestamp() }}
                 )
             {%- endcall -%}
+            {%- if target.type not in ('spark', 'databricks') -%}
             {%- call statement('record_build_config') -%}
                 delete from {{ relation }} where model_name in ('{{ built | join("', '") }}')
             {%- endcall -%}
+            {%- endif -%}
             {%- call statement('insert_build_config') -%}
                 insert into {{ relation }} (model_name, config_text, recorded_at)
                 values

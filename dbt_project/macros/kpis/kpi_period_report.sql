@@ -131,7 +131,7 @@ rates as (
             / nullif(totals.mrr_at_start, 0) as gross_revenue_retention,
         cast(totals.mrr_at_start + totals.expansion_mrr - totals.contraction_mrr - totals.churned_mrr as {{ ratio_type }})
             / nullif(totals.mrr_at_start, 0) as net_revenue_retention,
-        100.0 * (totals.nps_promoters - totals.nps_detractors) / nullif(totals.nps_responses, 0) as nps,
+        cast(100 as {{ ratio_type }}) * (totals.nps_promoters - totals.nps_detractors) / nullif(totals.nps_responses, 0) as nps,
         cast(totals.csat_satisfied as {{ ratio_type }}) / nullif(totals.csat_responses, 0) as csat_satisfied_share,
         cast(totals.revenue_to_date as {{ ratio_type }}) / nullif(totals.customers_started_to_date, 0)
             as historical_clv,
@@ -148,10 +148,11 @@ rates as (
 with_derived as (
     select
         *,
-        1 - power(1 - customer_churn_rate, 12.0 / months_in_period) as customer_churn_rate_annualized,
+        1 - power(1 - customer_churn_rate, cast(12 as {{ ratio_type }}) / months_in_period) as customer_churn_rate_annualized,
         nullif(arpa, 0) * {{ var('kpi_gross_margin') }} / nullif(customer_churn_rate, 0) as predictive_clv,
-        1 - power(1 - {{ var('kpi_target_max_monthly_churn_rate') }}, months_in_period) as churn_rate_target,
-        power({{ var('kpi_target_min_monthly_retention_rate') }}, months_in_period) as retention_rate_target,
+        {{ period_target('max_churn', var('kpi_target_max_monthly_churn_rate'), 'months_in_period') }} as churn_rate_target,
+        {{ period_target('min_retention', var('kpi_target_min_monthly_retention_rate'), 'months_in_period') }}
+            as retention_rate_target,
         historical_clv - lag(historical_clv) over (partition by segment order by period_start_date)
             as historical_clv_change
     from rates

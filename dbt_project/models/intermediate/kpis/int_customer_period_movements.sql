@@ -269,24 +269,28 @@ final as (
         is_active_at_end,
         has_started,
         pending_churn,
-        mrr_at_start,
-        mrr_at_end,
-        case
+        {#- Money columns carry one declared type on every engine: a unit test's expected rows
+            are cast to the model's column types, and PostgreSQL's unconstrained numeric would
+            otherwise keep each value's own scale (80 vs 80.000000). -#}
+        cast(mrr_at_start as {{ dbt.type_numeric() }}) as mrr_at_start,
+        cast(mrr_at_end as {{ dbt.type_numeric() }}) as mrr_at_end,
+        cast(case
             when mrr_at_start = 0 and mrr_at_end > 0 and first_subscription_date >= period_start_date
                 then mrr_at_end else 0
-        end as new_mrr,
-        case
+        end as {{ dbt.type_numeric() }}) as new_mrr,
+        cast(case
             when mrr_at_start = 0 and mrr_at_end > 0 and first_subscription_date < period_start_date
                 then mrr_at_end else 0
-        end as reactivation_mrr,
-        case when mrr_at_start > 0 and mrr_at_end > mrr_at_start then mrr_at_end - mrr_at_start else 0 end
-            as expansion_mrr,
-        case when mrr_at_end > 0 and mrr_at_end < mrr_at_start then mrr_at_start - mrr_at_end else 0 end
-            as contraction_mrr,
-        case when mrr_at_start > 0 and mrr_at_end = 0 then mrr_at_start else 0 end as churned_mrr,
-        period_revenue,
-        period_order_revenue,
-        revenue_to_date,
+        end as {{ dbt.type_numeric() }}) as reactivation_mrr,
+        cast(case when mrr_at_start > 0 and mrr_at_end > mrr_at_start then mrr_at_end - mrr_at_start else 0 end
+            as {{ dbt.type_numeric() }}) as expansion_mrr,
+        cast(case when mrr_at_end > 0 and mrr_at_end < mrr_at_start then mrr_at_start - mrr_at_end else 0 end
+            as {{ dbt.type_numeric() }}) as contraction_mrr,
+        cast(case when mrr_at_start > 0 and mrr_at_end = 0 then mrr_at_start else 0 end
+            as {{ dbt.type_numeric() }}) as churned_mrr,
+        cast(period_revenue as {{ dbt.type_numeric() }}) as period_revenue,
+        cast(period_order_revenue as {{ dbt.type_numeric() }}) as period_order_revenue,
+        cast(revenue_to_date as {{ dbt.type_numeric() }}) as revenue_to_date,
         nps_responses,
         nps_promoters,
         nps_passives,
