@@ -30,6 +30,15 @@ PARENT = textwrap.dedent(
 )
 
 
+def _kill_fake_dbt(pid_file: Path) -> None:
+    """Never leave the fake dbt running after a test, whatever happened."""
+    if pid_file.exists() and pid_file.read_text().strip():
+        try:
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def _wait_for(path: Path, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while not path.exists() or not path.read_text().strip():
@@ -59,11 +68,7 @@ def test_the_lock_outlives_a_killed_parent_while_dbt_runs(tmp_path):
             pass
     finally:
         parent.kill()
-        if pid_file.exists() and pid_file.read_text().strip():
-            try:
-                os.kill(int(pid_file.read_text()), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _kill_fake_dbt(pid_file)
 
 
 STEP = textwrap.dedent(
@@ -119,8 +124,4 @@ def test_dbt_started_by_a_dagster_step_dies_with_the_step(tmp_path, monkeypatch)
             pass
     finally:
         step.kill()
-        if pid_file.exists() and pid_file.read_text().strip():
-            try:
-                os.kill(int(pid_file.read_text()), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _kill_fake_dbt(pid_file)
