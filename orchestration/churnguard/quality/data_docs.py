@@ -119,29 +119,25 @@ def file_context(gx: Any, root: Path, docs_dir: Path, site_name: str) -> Any:
     return context
 
 
-def name_data_asset(context: Any, result: Any, relation: str) -> None:
-    """Record the relation as the result's data asset (GX's page reads it from the batch spec,
-    which a DataFrame batch leaves empty: the page said "Data asset: None") and store it again."""
-    from great_expectations.data_context.types.resource_identifiers import (
-        ExpectationSuiteIdentifier,
-        ValidationResultIdentifier,
-    )
+def name_data_assets(context: Any, results: list[tuple[Any, str]]) -> None:
+    """Record each result's relation as its data asset (GX's page reads it from the batch spec,
+    which a DataFrame batch leaves empty: the page said "Data asset: None") and store the
+    results again; ``results`` are ``(validation result, relation)`` of one run."""
+    from great_expectations.data_context.types.resource_identifiers import ValidationResultIdentifier
 
-    spec = dict(result.meta.get("batch_spec") or {})
-    spec["data_asset_name"] = relation
-    result.meta["batch_spec"] = spec
+    wanted = {}
+    for result, relation in results:
+        result.meta["batch_spec"] = {**(result.meta.get("batch_spec") or {}), "data_asset_name": relation}
+        run_id = result.meta["run_id"]
+        wanted[(result.suite_name, run_id.run_name, run_id.run_time)] = result
+    if not wanted:
+        return
     store = context.validation_results_store
-    run_id = result.meta["run_id"]
-    suite = ExpectationSuiteIdentifier(name=result.suite_name)
-    for key in store.list_keys():
-        if (
-            isinstance(key, ValidationResultIdentifier)
-            and key.expectation_suite_identifier.name == suite.name
-            and key.run_id.run_name == run_id.run_name
-            and key.run_id.run_time == run_id.run_time
-        ):
-            store.set(key, result)
-            return
+    for key in store.list_keys():  # one listing of the stored history for the whole run
+        if isinstance(key, ValidationResultIdentifier):
+            found = wanted.get((key.expectation_suite_identifier.name, key.run_id.run_name, key.run_id.run_time))
+            if found is not None:
+                store.set(key, found)
 
 
 def prune(context: Any, docs_dir: Path, days: int, now: datetime | None = None) -> int:
@@ -216,4 +212,4 @@ def _rewrite(text: str, static: str) -> str:
     return text
 
 
-__all__ = ["file_context", "gx_project_root", "keep_days", "make_offline", "name_data_asset", "project_lock", "prune"]
+__all__ = ["file_context", "gx_project_root", "keep_days", "make_offline", "name_data_assets", "project_lock", "prune"]

@@ -331,6 +331,7 @@ def _validate(suites, frames, parameters, docs_dir, root, errors, relations, ove
     except (KeyError, LookupError, ValueError):
         datasource = context.data_sources.add_pandas("churnguard_warehouse")
     results: list[SuiteResult] = []
+    named: list[tuple[Any, str]] = []  # (GX result, relation read) of this run
     for name, suite_json in suites.items():
         meta = suite_json["meta"]["churnguard"]
         relation = (relations or {}).get(name, meta["relation"])
@@ -352,8 +353,7 @@ def _validate(suites, frames, parameters, docs_dir, root, errors, relations, ove
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20},
             run_id=run_id,
         )
-        if docs_dir is not None:
-            data_docs.name_data_asset(context, outcome, relation)
+        named.append((outcome, relation))
         failures = [_failure_from_result(name, item, frame) for item in outcome.results if not item.success]
         results.append(
             SuiteResult(
@@ -372,6 +372,7 @@ def _validate(suites, frames, parameters, docs_dir, root, errors, relations, ove
         override_reason=override_volume_reason or None,
     )
     if docs_dir is not None:
+        data_docs.name_data_assets(context, named)
         data_docs.prune(context, docs_dir, data_docs.keep_days(), now=now)
         urls = context.build_data_docs(site_names=[SITE_NAME])
         data_docs.make_offline(docs_dir)
