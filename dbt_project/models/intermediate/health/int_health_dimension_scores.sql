@@ -508,36 +508,53 @@ ratios as (
 ),
 
 -- Every signal as one row per customer-day (only signals with evidence), oriented so that
--- a larger `healthy_value` is healthier.
-signal_values as (
+-- a larger `healthy_value` is healthier. Signals are numbered (their place in the
+-- catalog) and rows keyed by (customer_id, date_day). One pass over `ratios` crossed with
+-- the signal numbers (not a union of one select per signal: each branch would scan the
+-- wide `ratios` again), and the pivot back groups on an integer signal and a short key.
+signal_ids as (
     {%- for signal in signals %}
-    select
-        customer_day_id,
-        date_day,
-        cohort,
-        '{{ signal.name }}' as signal,
-        {% if signal.direction == 'lower' %}-{% endif %}cast({{ signal.column }} as {{ dbt.type_numeric() }}) as healthy_value
-    from ratios
-    where {{ signal.column }} is not null
+    select {{ loop.index }} as signal_id, '{{ signal.name }}' as signal
     {%- if not loop.last %}
     union all
     {%- endif %}
     {%- endfor %}
 ),
 
+signal_values_all as (
+    select
+        ratios.customer_id,
+        ratios.date_day,
+        ratios.cohort,
+        signal_ids.signal_id,
+        case signal_ids.signal_id
+            {%- for signal in signals %}
+            when {{ loop.index }} then {% if signal.direction == 'lower' %}-{% endif %}cast(ratios.{{ signal.column }} as {{ dbt.type_numeric() }})
+            {%- endfor %}
+        end as healthy_value
+    from ratios
+    cross join signal_ids
+),
+
+signal_values as (
+    select * from signal_values_all
+    where healthy_value is not null
+),
+
 -- The interval of the cohort's distribution that the value occupies that day: from the
 -- share of the cohort strictly less healthy to the share at most as healthy.
 signal_ranks as (
     select
-        customer_day_id,
-        signal,
+        customer_id,
+        date_day,
+        signal_id,
         cast(rank() over (
-            partition by signal, date_day, cohort order by healthy_value
-        ) - 1 as {{ dbt.type_numeric() }}) / count(*) over (partition by signal, date_day, cohort) as percentile_low,
+            partition by signal_id, date_day, cohort order by healthy_value
+        ) - 1 as {{ dbt.type_numeric() }}) / count(*) over (partition by signal_id, date_day, cohort) as percentile_low,
         cast(count(*) over (
-            partition by signal, date_day, cohort order by healthy_value
+            partition by signal_id, date_day, cohort order by healthy_value
             range between unbounded preceding and current row
-        ) as {{ dbt.type_numeric() }}) / count(*) over (partition by signal, date_day, cohort) as percentile_high
+        ) as {{ dbt.type_numeric() }}) / count(*) over (partition by signal_id, date_day, cohort) as percentile_high
     from signal_values
 ),
 
@@ -545,35 +562,44 @@ signal_curves as (
     {{ health_signal_curves() }}
 ),
 
+signal_curve_knots as (
+    select signal_ids.signal_id, signal_curves.*
+    from signal_curves
+    inner join signal_ids
+        on signal_curves.signal = signal_ids.signal
+),
+
 -- Points: the mean of the signal's curve over its interval.
 signal_points as (
     select
-        signal_ranks.customer_day_id,
-        signal_ranks.signal,
+        signal_ranks.customer_id,
+        signal_ranks.date_day,
+        signal_ranks.signal_id,
         signal_ranks.percentile_low,
         signal_ranks.percentile_high,
         ({{ curve_area_to('signal_ranks.percentile_high', 'curve_high') }}
             - {{ curve_area_to('signal_ranks.percentile_low', 'curve_low') }})
             / (signal_ranks.percentile_high - signal_ranks.percentile_low) as points
     from signal_ranks
-    inner join signal_curves as curve_low
-        on signal_ranks.signal = curve_low.signal
+    inner join signal_curve_knots as curve_low
+        on signal_ranks.signal_id = curve_low.signal_id
         and curve_low.knot = {{ curve_knot_of('signal_ranks.percentile_low') }}
-    inner join signal_curves as curve_high
-        on signal_ranks.signal = curve_high.signal
+    inner join signal_curve_knots as curve_high
+        on signal_ranks.signal_id = curve_high.signal_id
         and curve_high.knot = {{ curve_knot_of('signal_ranks.percentile_high') }}
 ),
 
 signal_points_wide as (
     select
-        customer_day_id,
+        customer_id,
+        date_day,
         {%- for signal in signals %}
-        max(case when signal = '{{ signal.name }}' then points end) as {{ signal.name }}_points,
-        max(case when signal = '{{ signal.name }}' then
+        max(case when signal_id = {{ loop.index }} then points end) as {{ signal.name }}_points,
+        max(case when signal_id = {{ loop.index }} then
             {{ rounded('(percentile_low + percentile_high) / 2.0') }} end) as {{ signal.name }}_percentile{% if not loop.last %},{% endif %}
         {%- endfor %}
     from signal_points
-    group by customer_day_id
+    group by customer_id, date_day
 ),
 
 -- Weights of the signals within their dimension: calibrated (seed health_calibration,
@@ -677,7 +703,8 @@ final as (
     from ratios
     cross join signal_weights
     left join signal_points_wide
-        on ratios.customer_day_id = signal_points_wide.customer_day_id
+        on ratios.customer_id = signal_points_wide.customer_id
+        and ratios.date_day = signal_points_wide.date_day
 )
 
 select * from final
