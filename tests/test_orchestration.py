@@ -407,7 +407,9 @@ def test_a_dbt_step_waits_for_a_reader_holding_the_warehouse(
     seeds = {key for a in defs.assets if a.node_def.name == "dbt_seed_reference_data" for key in a.keys}
     assert seeds
     job = defs.resolve_job_def(NIGHTLY_JOB).get_subset(asset_selection=seeds, asset_check_selection=set())
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(isolated_warehouse), "4"], stdout=subprocess.PIPE, text=True)
+    # held long enough that the step starts while it is open, even on a loaded machine (the
+    # step reaches its wait a few seconds after the job starts; 4 s was too short under load)
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(isolated_warehouse), "12"], stdout=subprocess.PIPE, text=True)
     try:
         assert reader.stdout.readline().strip() == "open"
         instance = DagsterInstance.ephemeral()

@@ -10,6 +10,12 @@ lock while dbt still writes.
 |---|---|---|
 | ``CHURNGUARD_DBT_TARGET_PATH`` | ``dbt_project/target`` | where dbt writes manifest and run results |
 | ``CHURNGUARD_DBT_LOG_PATH`` | ``dbt_project/logs`` | where dbt writes its log file |
+
+The settings that change on every run (the build window ``start_date``/``end_date`` and
+``test_scope``) reach dbt as ``CHURNGUARD_RUN_*`` environment variables, not ``--vars``:
+dbt discards its partial parse whenever ``--vars`` change, and re-parsing the project (a
+thousand tests) costs more than many of the nightly steps themselves. The macro
+``run_var`` reads them when the run executes (dbt_project/macros/customer_day/run_vars.sql).
 """
 
 from __future__ import annotations
@@ -19,13 +25,48 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping, Sequence
 
 from churnguard import settings
 
 
 class DbtError(RuntimeError):
     """A dbt command failed; the message carries the tail of its output."""
+
+
+RUN_SETTINGS = ("start_date", "end_date", "test_scope")
+RUN_ENV_PREFIX = "CHURNGUARD_RUN_"
+
+
+def split_run_settings(dbt_vars: Mapping[str, Any] | None) -> tuple[dict[str, str], dict[str, Any]]:
+    """``dbt_vars`` as (environment variables for the per-run settings, the other vars for
+    ``--vars``). Every ``CHURNGUARD_RUN_*`` variable is in the first dict, empty when unset,
+    so that a value left in the caller's environment never leaks into a run."""
+    env = {RUN_ENV_PREFIX + name.upper(): "" for name in RUN_SETTINGS}
+    rest: dict[str, Any] = {}
+    for name, value in dict(dbt_vars or {}).items():
+        if name in RUN_SETTINGS:
+            env[RUN_ENV_PREFIX + name.upper()] = "" if value is None else str(value)
+        else:
+            rest[name] = value
+    return env, rest
+
+
+@contextmanager
+def run_settings_in_environ(settings_env: Mapping[str, str]) -> Iterator[None]:
+    """Set ``settings_env`` in ``os.environ`` for a child started inside the block (dagster-dbt
+    copies the environment when it starts dbt); the previous values come back after."""
+    saved = {name: os.environ.get(name) for name in settings_env}
+    os.environ.update(settings_env)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def dbt_env(warehouse: Path | None = None) -> dict[str, str]:
@@ -59,7 +100,8 @@ def run_dbt(
 ) -> subprocess.CompletedProcess:
     """Run ``dbt <args>`` in the project directory against ``warehouse``.
 
-    ``dbt_vars`` are passed as ``--vars`` (JSON). With ``capture`` the output is
+    ``dbt_vars`` are passed as ``--vars`` (JSON), except the per-run settings, passed as
+    environment variables (see the module doc). With ``capture`` the output is
     returned instead of streamed; with ``progress`` it is printed as short readable lines
     (`churnguard.dbt_progress`) instead of dbt's console log. Raises :class:`DbtError` when
     dbt fails and ``check`` is true.
@@ -71,6 +113,7 @@ def run_dbt(
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "dbt.cli.main", *args]
     command += ["--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR)]
+    settings_env, dbt_vars = split_run_settings(dbt_vars)
     if dbt_vars:
         command += ["--vars", json.dumps(dict(dbt_vars))]
     from churnguard.defs.locking import held_lock_fds, retry_while_open_elsewhere
@@ -80,12 +123,13 @@ def run_dbt(
 
         retry_while_open_elsewhere(lambda: duckdb.connect(str(warehouse)).close(), warehouse)
 
+    env = {**dbt_env(warehouse), **settings_env}
     if progress and not capture:
-        return _run_with_progress(command, args, warehouse, check)
+        return _run_with_progress(command, args, env, check)
     result = subprocess.run(
         command,
         cwd=settings.DBT_PROJECT_DIR,
-        env=dbt_env(warehouse),
+        env=env,
         capture_output=capture,
         text=True,
         # dbt shares the warehouse lock: if this process dies (kill -9), the lock lasts as
@@ -100,7 +144,7 @@ def run_dbt(
     return result
 
 
-def _run_with_progress(command: list[str], args: Sequence[str], warehouse: Path, check: bool) -> subprocess.CompletedProcess:
+def _run_with_progress(command: list[str], args: Sequence[str], env: Mapping[str, str], check: bool) -> subprocess.CompletedProcess:
     from churnguard.dbt_progress import DbtProgress
     from churnguard.defs.locking import held_lock_fds
 
@@ -109,7 +153,7 @@ def _run_with_progress(command: list[str], args: Sequence[str], warehouse: Path,
     process = subprocess.Popen(
         [*command, "--log-format", "json", "--no-use-colors"],
         cwd=settings.DBT_PROJECT_DIR,
-        env=dbt_env(warehouse),
+        env=dict(env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

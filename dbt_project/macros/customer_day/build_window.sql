@@ -1,7 +1,7 @@
 {#- The day range an incremental customer-day model (re)builds in this run, as a dict
     of SQL date literals {start, end, history_start}:
-    - end   = var end_date, else the warehouse's as_of_date;
-    - start = var start_date, else (incremental run) the last built day minus
+    - end   = var end_date (see run_var), else the warehouse's as_of_date;
+    - start = var start_date (see run_var), else (incremental run) the last built day minus
               (lookback_days - 1), so late-arriving rows are picked up; else
               (full refresh) the history start.
     Both are clamped to [history_start_date, as_of_date]. Computed at run time so
@@ -23,9 +23,9 @@
     {%- set history_start = history_start | string -%}
     {%- set as_of = as_of | string -%}
 
-    {%- set end = var('end_date') or as_of -%}
-    {%- if var('start_date') -%}
-        {%- set start = var('start_date') -%}
+    {%- set end = run_var('end_date') or as_of -%}
+    {%- if run_var('start_date') -%}
+        {%- set start = run_var('start_date') -%}
     {%- elif is_incremental() -%}
         {%- set last = run_query("select max(date_day) from " ~ this).rows[0][0] -%}
         {%- if last is none -%}

@@ -1,7 +1,8 @@
 {#- Checks the dbt vars before anything is built (on-run-start), so that a wrong value
     stops the run with a message that names it, instead of building silently (a month
     13, a reversed date range, churn_definition: weekly) or failing deep inside a model
-    or a unit test (churn_grace_days: abc). Every problem is reported at once. -#}
+    or a unit test (churn_grace_days: abc). Every problem is reported at once, when the run
+    executes (the build window may come from the environment then, see run_var). -#}
 {% macro validate_vars() %}
     {%- set problems = [] -%}
     {%- set definition = var('churn_definition') -%}
@@ -25,7 +26,7 @@
     {%- endfor -%}
     {%- set dates = {} -%}
     {%- for name in ['start_date', 'end_date', 'as_of_date', 'history_start_date'] -%}
-        {%- set value = var(name, none) -%}
+        {%- set value = run_var(name) if name in ['start_date', 'end_date'] else var(name, none) -%}
         {%- if value is not none and (value | string | trim) not in ['', 'None', 'none', 'null'] -%}
             {%- set parsed = churnguard_parse_date(value | string | trim) -%}
             {%- if parsed is none -%}
@@ -36,14 +37,14 @@
         {%- endif -%}
     {%- endfor -%}
     {%- if 'start_date' in dates and 'end_date' in dates and dates['start_date'] > dates['end_date'] -%}
-        {%- do problems.append("start_date " ~ var('start_date') ~ " is after end_date " ~ var('end_date')
+        {%- do problems.append("start_date " ~ run_var('start_date') ~ " is after end_date " ~ run_var('end_date')
             ~ ": give the first day, then the last") -%}
     {%- endif -%}
     {%- if 'history_start_date' in dates and 'as_of_date' in dates and dates['history_start_date'] > dates['as_of_date'] -%}
         {%- do problems.append("history_start_date " ~ var('history_start_date') ~ " is after as_of_date "
             ~ var('as_of_date')) -%}
     {%- endif -%}
-    {%- if problems -%}
+    {%- if problems and execute -%}
         {{ exceptions.raise_compiler_error("Invalid dbt vars (dbt_project.yml or --vars):\n  - " ~ problems | join("\n  - ")) }}
     {%- endif -%}
     select 1

@@ -5,7 +5,7 @@
 
         <test_window_column> >= <window start>
 
-    The window start is the var `start_date` (what a scheduler passed for the partitions it
+    The window start is the var `start_date` (see run_var) (what a scheduler passed for the partitions it
     rebuilt), else the warehouse's as_of_date minus `lookback_days` (what an incremental run
     rebuilt by itself). So a nightly run tests the days it wrote, not the whole history,
     and its cost follows the new day's data. `test_scope: full` (the default) tests every
@@ -31,10 +31,11 @@
 {#- The window condition for the model under test, or none (full scope, or a model without
     `test_window_column`, or a test not attached to one model). -#}
 {% macro churnguard_test_window_filter() -%}
-    {%- if var('test_scope', 'full') not in ('full', 'window') -%}
-        {{ exceptions.raise_compiler_error("var test_scope must be 'full' or 'window', not '" ~ var('test_scope') ~ "'") }}
+    {%- set scope = run_var('test_scope', 'full') -%}
+    {%- if scope not in ('full', 'window') -%}
+        {{ exceptions.raise_compiler_error("var test_scope must be 'full' or 'window', not '" ~ scope ~ "'") }}
     {%- endif -%}
-    {%- if var('test_scope', 'full') != 'window' or not execute -%}
+    {%- if scope != 'window' or not execute -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set attached = model.get('attached_node') if model is mapping else none -%}
@@ -52,7 +53,7 @@
 
 {#- First day a window-scoped test reads, as a SQL date literal. -#}
 {% macro churnguard_test_window_start() -%}
-    {%- set start = var('start_date', none) -%}
+    {%- set start = run_var('start_date') -%}
     {%- if start -%}
         {{ return(date_literal(start | string)) }}
     {%- endif -%}

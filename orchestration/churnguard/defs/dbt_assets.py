@@ -49,6 +49,7 @@ from churnguard.defs.dbt_project import newest_source_mtime, run_target_path
 from churnguard.defs.locking import retry_while_open_elsewhere
 from churnguard.defs.metadata import model_metadata
 from churnguard import data_test_scope
+from churnguard.dbt_cli import RUN_ENV_PREFIX, run_settings_in_environ, split_run_settings
 from churnguard.defs.partitions import HISTORY_FLOOR, dbt_window_vars, window_dates
 from churnguard.defs.warehouse import WarehouseResource, WarehouseUnavailableError
 
@@ -122,7 +123,11 @@ def run_dbt_build(
     with warehouse.write_lock(context, f"dbt build ({step})"):
         requested = context.run.tags.get(data_test_scope.RUN_TAG) or build_config.tests
         scope = data_test_scope.choose(warehouse.path, requested, full_refresh=build_config.full_refresh)
-        args += ["--vars", json.dumps({**dict(dbt_vars or {}), "test_scope": scope})]
+        # the window and test scope go to dbt as environment variables: --vars that change
+        # every run would discard dbt's partial parse (churnguard.dbt_cli)
+        settings_env, other_vars = split_run_settings({**dict(dbt_vars or {}), "test_scope": scope})
+        if other_vars:
+            args += ["--vars", json.dumps(other_vars)]
         if scope == "window":
             context.log.info("data tests read the build window only (test_scope window)")
         target = run_target_path(project, warehouse.path, step)
@@ -130,9 +135,11 @@ def run_dbt_build(
             retry_while_open_elsewhere(
                 lambda: duckdb.connect(str(warehouse.path)).close(), warehouse.path, on_wait=context.log.warning
             )
-        context.log.info(f"dbt {' '.join(args)}  [{len(context.selected_asset_keys)} models]")
+        shown = " ".join(f"{name[len(RUN_ENV_PREFIX):].lower()}={value}" for name, value in settings_env.items() if value)
+        context.log.info(f"dbt {' '.join(args)} ({shown})  [{len(context.selected_asset_keys)} models]")
         checks_passed = checks_failed = 0
-        invocation = dbt.cli(args, context=context, target_path=target)
+        with run_settings_in_environ(settings_env):  # dagster-dbt copies the environment when dbt starts
+            invocation = dbt.cli(args, context=context, target_path=target)
         try:
             for event in invocation.stream():
                 if isinstance(event, Output):

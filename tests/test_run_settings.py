@@ -1,0 +1,54 @@
+"""The per-run settings (build window, test scope) reach dbt as environment variables.
+
+dbt throws its partial parse away whenever ``--vars`` change; passed as ``--vars``, the
+nightly window made every Dagster dbt step and every ``churnguard build`` re-parse the whole
+project. ``churnguard.dbt_cli.split_run_settings`` sends ``start_date``, ``end_date`` and
+``test_scope`` as ``CHURNGUARD_RUN_*`` variables instead, read by the ``run_var`` macro when
+the run executes. That the window and scope still take effect is shown by
+tests/test_data_test_scope.py and tests/test_argument_validation.py, which pass them the
+same way.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from churnguard.dbt_cli import run_dbt, split_run_settings
+
+REPARSE = "Unable to do partial parsing"
+
+
+def test_run_settings_are_split_from_the_other_vars():
+    env, rest = split_run_settings({"start_date": "2025-03-01", "test_scope": "window", "lookback_days": 5})
+    assert env == {
+        "CHURNGUARD_RUN_START_DATE": "2025-03-01",
+        "CHURNGUARD_RUN_END_DATE": "",  # set empty: a value left in the caller's environment never leaks in
+        "CHURNGUARD_RUN_TEST_SCOPE": "window",
+    }
+    assert rest == {"lookback_days": 5}
+    assert split_run_settings(None) == (
+        {"CHURNGUARD_RUN_START_DATE": "", "CHURNGUARD_RUN_END_DATE": "", "CHURNGUARD_RUN_TEST_SCOPE": ""}, {})
+
+
+def test_a_new_build_window_keeps_dbt_partial_parse():
+    first = run_dbt(["parse"], dbt_vars={"start_date": "2025-01-01", "test_scope": "full"}, capture=True)
+    assert "Starting full parse" in first.stdout  # a fresh target folder: nothing saved yet
+    second = run_dbt(["parse"], dbt_vars={"start_date": "2025-02-01", "end_date": "2025-03-01", "test_scope": "window"},
+                     capture=True)
+    assert REPARSE not in second.stdout
+    # a real var still changes what dbt parses, and dbt re-parses for it
+    third = run_dbt(["parse"], dbt_vars={"lookback_days": 5, "test_scope": "full"}, capture=True)
+    assert REPARSE in third.stdout
+
+
+def test_a_setting_left_in_the_environment_does_not_reach_dbt(monkeypatch: pytest.MonkeyPatch):
+    # a reversed window left over in the operator's shell would stop every run (on-run-start
+    # validates it) if it leaked into dbt's environment
+    monkeypatch.setenv("CHURNGUARD_RUN_START_DATE", "2025-03-10")
+    monkeypatch.setenv("CHURNGUARD_RUN_END_DATE", "2025-03-01")
+    assert run_dbt(["seed", "--select", "health_tiers"], capture=True).returncode == 0
+    # given for this run, the same window is refused with the message that names it
+    failed = run_dbt(["seed", "--select", "health_tiers"], dbt_vars={"start_date": "2025-03-10", "end_date": "2025-03-01"},
+                     capture=True, check=False)
+    assert failed.returncode != 0
+    assert "start_date 2025-03-10 is after end_date 2025-03-01" in failed.stdout
