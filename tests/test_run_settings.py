@@ -52,3 +52,29 @@ def test_a_setting_left_in_the_environment_does_not_reach_dbt(monkeypatch: pytes
                      capture=True, check=False)
     assert failed.returncode != 0
     assert "start_date 2025-03-10 is after end_date 2025-03-01" in failed.stdout
+
+
+def test_each_dagster_step_starts_from_the_newest_parse_of_its_warehouse(tmp_path):
+    import os
+    import time
+    from types import SimpleNamespace
+
+    from churnguard.defs.dbt_project import PARTIAL_PARSE, run_target_path
+
+    project = SimpleNamespace(target_path=str(tmp_path / "target"))
+    (tmp_path / "target").mkdir()
+    (tmp_path / "target" / PARTIAL_PARSE).write_bytes(b"prepared")
+    seeds = run_target_path(project, tmp_path / "wh.duckdb", "dbt_seed_reference_data")
+    assert (seeds / PARTIAL_PARSE).read_bytes() == b"prepared"
+    time.sleep(0.01)
+    (seeds / PARTIAL_PARSE).write_bytes(b"parsed by the seed step")  # what dbt saves after its parse
+    facts = run_target_path(project, tmp_path / "wh.duckdb", "dbt_build_daily_facts")
+    assert (facts / PARTIAL_PARSE).read_bytes() == b"parsed by the seed step"
+    # another warehouse's steps are not candidates (dbt's cache holds the profile it parsed with)
+    other = run_target_path(project, tmp_path / "other.duckdb", "dbt_build_daily_facts")
+    assert (other / PARTIAL_PARSE).read_bytes() == b"prepared"
+    # a step's own cache, newer than every other, is kept
+    os.utime(facts / PARTIAL_PARSE, (time.time() + 60, time.time() + 60))
+    (facts / PARTIAL_PARSE).write_bytes(b"own")
+    os.utime(facts / PARTIAL_PARSE, (time.time() + 60, time.time() + 60))
+    assert (run_target_path(project, tmp_path / "wh.duckdb", "dbt_build_daily_facts") / PARTIAL_PARSE).read_bytes() == b"own"

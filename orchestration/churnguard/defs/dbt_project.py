@@ -171,14 +171,20 @@ def run_target_path(project: DbtProject, warehouse: Path, step: str) -> Path:
     """A stable target folder per (warehouse, step) for dagster-dbt's invocations.
 
     Writers of one warehouse are serialised by its lock, so reusing the folder is safe,
-    and it keeps dbt's partial-parse cache between runs (seeded from the prepared one).
+    and it keeps dbt's partial-parse cache between runs. The cache is seeded with the newest
+    one of this warehouse's steps (or the prepared one): the steps pass the same vars (the
+    window goes by environment, see churnguard.dbt_cli) and the same profile, so the
+    second step of a first run reuses the first step's parse. dbt checks the cache itself
+    and parses afresh when it does not match.
     """
     key = hashlib.sha1(str(Path(warehouse).resolve()).encode("utf-8")).hexdigest()[:10]
     path = Path(project.target_path) / "dagster" / key / step
     path.mkdir(parents=True, exist_ok=True)
-    prepared = Path(project.target_path) / PARTIAL_PARSE
-    if not (path / PARTIAL_PARSE).exists() and prepared.exists():
-        shutil.copyfile(prepared, path / PARTIAL_PARSE)
+    own = path / PARTIAL_PARSE
+    candidates = [Path(project.target_path) / PARTIAL_PARSE, *path.parent.glob(f"*/{PARTIAL_PARSE}")]
+    newest = max((c for c in candidates if c.exists()), key=lambda c: c.stat().st_mtime, default=None)
+    if newest is not None and newest != own and (not own.exists() or newest.stat().st_mtime > own.stat().st_mtime):
+        shutil.copyfile(newest, own)
     return path
 
 
