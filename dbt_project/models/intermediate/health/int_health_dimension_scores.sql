@@ -526,18 +526,21 @@ signal_values as (
 ),
 
 -- The interval of the cohort's distribution that the value occupies that day: from the
--- share of the cohort strictly less healthy to the share at most as healthy.
+-- share of the cohort strictly less healthy to the share at most as healthy. Shares are
+-- doubles on every engine: as decimals, Spark keeps only 6 decimals of a product of two
+-- decimal(38,16) shares (its decimal precision rules), which moved points by up to 0.002
+-- and turned some dimension scores by one (docs/DECISIONS.md).
 signal_ranks as (
     select
         customer_day_id,
         signal,
         cast(rank() over (
             partition by signal, date_day, cohort order by healthy_value
-        ) - 1 as {{ dbt.type_numeric() }}) / count(*) over (partition by signal, date_day, cohort) as percentile_low,
+        ) - 1 as {{ type_double() }}) / count(*) over (partition by signal, date_day, cohort) as percentile_low,
         cast(count(*) over (
             partition by signal, date_day, cohort order by healthy_value
             range between unbounded preceding and current row
-        ) as {{ dbt.type_numeric() }}) / count(*) over (partition by signal, date_day, cohort) as percentile_high
+        ) as {{ type_double() }}) / count(*) over (partition by signal, date_day, cohort) as percentile_high
     from signal_values
 ),
 
