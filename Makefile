@@ -40,10 +40,11 @@ bench-check: $(STAMP)
 	$(BIN)/python benchmarks/scale.py --size S --check
 
 # The sample built on a throwaway PostgreSQL 15 cluster and on a local Spark session, every mart
-# compared with DuckDB's (tests/engines; 28 minutes on a shared 2-core machine, 23 of them Spark;
-# needs initdb/pg_ctl and Java 17).
+# compared with DuckDB's (tests/engines; times in docs/SCALING.md). Needs initdb/pg_ctl (Debian's
+# /usr/lib/postgresql/<version>/bin is added to PATH when they are not on it) and Java 17.
+PG_BINDIR := $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin)))
 test-engines: $(ENGINES_STAMP)
-	$(BIN)/python -m pytest tests/engines -m engines -p no:cacheprovider --durations=0
+	PATH="$$PATH$(if $(PG_BINDIR),:$(PG_BINDIR))" $(BIN)/python -m pytest tests/engines -m engines -p no:cacheprovider --durations=0
 
 sample: $(STAMP)
 	rm -rf seeds/sample

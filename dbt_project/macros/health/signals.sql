@@ -58,16 +58,30 @@
     default curve 100 x (1 - (1 - p)^k). A select statement, for a CTE body. -#}
 {% macro health_signal_curves() -%}
     {%- set steps = health_curve_steps() %}
-    with knots as (
+    with curve_signals as (
         {%- for signal in health_signal_catalog() %}
-        {%- set outer_loop = loop %}
-        {%- for knot in range(steps + 1) %}
-        select '{{ signal.name }}' as signal, {{ knot }} as knot, {{ knot / steps }} as percentile
-        {%- if not (outer_loop.last and loop.last) %}
+        select '{{ signal.name }}' as signal
+        {%- if not loop.last %}
         union all
         {%- endif %}
         {%- endfor %}
+    ),
+
+    curve_knots as (
+        {%- for knot in range(steps + 1) %}
+        select {{ knot }} as knot, {{ knot / steps }} as percentile
+        {%- if not loop.last %}
+        union all
+        {%- endif %}
         {%- endfor %}
+    ),
+
+    -- every signal's knots (a cross join, not one select per signal and knot: 483
+    -- branches were slow to plan on Spark)
+    knots as (
+        select curve_signals.signal, curve_knots.knot, curve_knots.percentile
+        from curve_signals
+        cross join curve_knots
     ),
 
     calibrated as (

@@ -511,7 +511,8 @@ ratios as (
 -- a larger `healthy_value` is healthier. Signals are numbered (their place in the
 -- catalog) and rows keyed by (customer_id, date_day). One pass over `ratios` crossed with
 -- the signal numbers (not a union of one select per signal: each branch would scan the
--- wide `ratios` again), and the pivot back groups on an integer signal and a short key.
+-- wide `ratios` again, and Spark would plan a copy of the whole CTE chain above for each),
+-- and the pivot back groups on an integer signal and a short key.
 signal_ids as (
     {%- for signal in signals %}
     select {{ loop.index }} as signal_id, '{{ signal.name }}' as signal
@@ -542,7 +543,10 @@ signal_values as (
 ),
 
 -- The interval of the cohort's distribution that the value occupies that day: from the
--- share of the cohort strictly less healthy to the share at most as healthy.
+-- share of the cohort strictly less healthy to the share at most as healthy. Shares are
+-- doubles on every engine: as decimals, Spark keeps only 6 decimals of a product of two
+-- decimal(38,16) shares (its decimal precision rules), which moved points by up to 0.002
+-- and turned some dimension scores by one (docs/DECISIONS.md).
 signal_ranks as (
     select
         customer_id,
@@ -550,11 +554,11 @@ signal_ranks as (
         signal_id,
         cast(rank() over (
             partition by signal_id, date_day, cohort order by healthy_value
-        ) - 1 as {{ dbt.type_numeric() }}) / count(*) over (partition by signal_id, date_day, cohort) as percentile_low,
+        ) - 1 as {{ type_double() }}) / count(*) over (partition by signal_id, date_day, cohort) as percentile_low,
         cast(count(*) over (
             partition by signal_id, date_day, cohort order by healthy_value
             range between unbounded preceding and current row
-        ) as {{ dbt.type_numeric() }}) / count(*) over (partition by signal_id, date_day, cohort) as percentile_high
+        ) as {{ type_double() }}) / count(*) over (partition by signal_id, date_day, cohort) as percentile_high
     from signal_values
 ),
 
