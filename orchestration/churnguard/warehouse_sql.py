@@ -230,92 +230,110 @@ def _is_ledger_statement(sql: str) -> bool:
 
 
 class SparkConnection:
-    """A local Spark session for the marts; the delivery ledger in a SQLite file (no
-    transactions on plain Spark tables). The session is stopped, and its JVM's metastore
-    released, by `close`."""
+    """The ``spark`` target: a local Spark session for the marts, the delivery ledger in a
+    SQLite file (no transactions on plain Spark tables).
+
+    The session lives in a child process (``python -m churnguard.warehouse_sql``) that this
+    connection talks to through a pipe: when it is closed the child's JVM ends, and with it
+    the embedded Derby metastore's lock, so the next dbt step (its own JVM) can open the
+    metastore. Never keep one open while dbt runs."""
 
     engine = "spark"
 
     def __init__(self, read_only: bool):
+        import subprocess
+        import sys
+        import tempfile
+
         self._read_only = read_only
         self._ledger = None
+        self._log = tempfile.NamedTemporaryFile(prefix="churnguard-spark-step-", suffix=".log", delete=False)
+        env = {**os.environ, "TZ": "UTC", "PYSPARK_PYTHON": sys.executable}
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "churnguard.warehouse_sql"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=self._log, env=env,
+        )
         try:
-            from pyspark.sql import SparkSession
-        except ImportError as error:
-            raise WarehouseUnavailableError(
-                "the spark target needs pyspark: `pip install churnguard[spark]` (make install-engines)"
-            ) from error
-        builder = SparkSession.builder.appName("churnguard-step")
-        for key, value in settings.spark_conf().items():
-            builder = builder.config(key, value)
-        builder = builder.enableHiveSupport()
-        try:
-            self.spark = builder.getOrCreate()
-        except Exception as error:  # noqa: BLE001 (py4j / JVM start-up errors)
+            self._call("start", settings.spark_conf())
+        except QueryError as error:
+            self.close()
             raise WarehouseUnavailableError(f"cannot start Spark on {describe_target()}: {error}") from error
+
+    def _call(self, op: str, payload: Any = None) -> Any:
+        import pickle
+
+        try:
+            pickle.dump((op, payload), self._proc.stdin)
+            self._proc.stdin.flush()
+            status, value = pickle.load(self._proc.stdout)
+        except (EOFError, BrokenPipeError, OSError, pickle.UnpicklingError) as error:
+            raise QueryError(f"the Spark session ended ({error}); its log: {self._log.name}\n{self._log_tail()}") from error
+        if status != "ok":
+            raise QueryError(str(value))
+        return value
+
+    def _log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(Path(self._log.name).read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
 
     def ledger(self):
         import sqlite3
 
         if self._ledger is None:
             path = state_db_path()
+            self._ledger = sqlite3.connect(":memory:", isolation_level=None, timeout=60)
             if self._read_only and not path.exists():
-                self._ledger = sqlite3.connect(":memory:", isolation_level=None)
                 self._ledger.execute("attach database ':memory:' as delivery")
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                self._ledger = sqlite3.connect(":memory:", isolation_level=None, timeout=60)
                 self._ledger.execute("attach database ? as delivery", [str(path)])
         return self._ledger
 
+    def _ledger_execute(self, sql: str, params: Sequence[Any] | None, many: bool = False):
+        """DuckDB's ledger statements are SQLite statements too, but for two forms SQLite lacks."""
+        import sqlite3
+
+        lowered = " ".join(sql.lower().split())
+        if lowered.startswith("create schema"):
+            return None
+        added = re.match(r"alter table delivery\.(\w+) add column if not exists (\w+)", lowered)
+        if added:
+            if added.group(2) in self.columns("delivery", added.group(1)):
+                return None
+            sql = re.sub(r"(?i)\s+if\s+not\s+exists", "", sql, count=1)
+        try:
+            if many:
+                return self.ledger().executemany(sql, [[_sqlite_value(v) for v in r] for r in params or []])
+            return self.ledger().execute(sql, [_sqlite_value(v) for v in (params or [])])
+        except sqlite3.Error as error:
+            raise QueryError(f"delivery ledger {state_db_path()}: {error}") from error
+
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> Cursor:
         if _is_ledger_statement(sql):
-            lowered = " ".join(sql.lower().split())
-            if lowered.startswith("create schema"):
+            cur = self._ledger_execute(sql, params)
+            if cur is None or not cur.description:
                 return Cursor([], [])
-            statement = sql if lowered in ("begin", "commit", "rollback") else translate(sql, "sqlite")
-            if lowered == "begin transaction":
-                statement = "begin"
-            import sqlite3
-
-            try:
-                cur = self.ledger().execute(statement, [_sqlite_value(v) for v in (params or [])])
-            except sqlite3.Error as error:
-                raise QueryError(f"delivery ledger {state_db_path()}: {error}") from error
-            names = [d[0] for d in cur.description] if cur.description else []
-            return Cursor(names, [tuple(r) for r in cur.fetchall()])
-        try:
-            frame = self.spark.sql(_inline(translate(sql, "spark"), params))
-            rows = [tuple(r) for r in frame.collect()]
-            return Cursor(list(frame.columns), rows)
-        except Exception as error:  # noqa: BLE001 (AnalysisException, Py4JJavaError, ...)
-            raise QueryError(f"Spark: {str(error).strip().splitlines()[0]}") from error
+            return Cursor([d[0] for d in cur.description], [tuple(r) for r in cur.fetchall()])
+        names, rows = self._call("sql", _inline(translate(sql, "spark"), params))
+        return Cursor(names, rows)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not _is_ledger_statement(sql):
             raise QueryError("Spark tables are written by dbt and the loader only")
-        import sqlite3
-
-        try:
-            self.ledger().executemany(translate(sql, "sqlite"), [[_sqlite_value(v) for v in r] for r in rows])
-        except sqlite3.Error as error:
-            raise QueryError(f"delivery ledger {state_db_path()}: {error}") from error
+        self._ledger_execute(sql, rows, many=True)
 
     def columns(self, schema: str, name: str) -> list[str]:
+        return [column for column, _ in self.column_types(schema, name)]
+
+    def column_types(self, schema: str, name: str) -> list[tuple[str, str]]:
         if schema == "delivery":
-            return [r[1] for r in self.ledger().execute(f'pragma delivery.table_info("{name}")').fetchall()]
-        try:
-            if not self.spark.catalog.tableExists(f"{schema}.{name}"):
-                return []
-            return list(self.spark.table(f"{schema}.{name}").columns)
-        except Exception:  # noqa: BLE001 (missing database)
-            return []
+            return [(r[1], r[2]) for r in self.ledger().execute(f'pragma delivery.table_info("{name}")').fetchall()]
+        return [tuple(c) for c in self._call("columns", (schema, name))]
 
     def tables(self) -> set[tuple[str, str]]:
-        found = set()
-        for db in self.spark.catalog.listDatabases():
-            for table in self.spark.catalog.listTables(db.name):
-                found.add((db.name, table.name))
+        found = {tuple(t) for t in self._call("tables")}
         found |= {("delivery", r[0]) for r in self.ledger().execute(
             "select name from delivery.sqlite_master where type = 'table'").fetchall()}
         return found
@@ -323,7 +341,74 @@ class SparkConnection:
     def close(self) -> None:
         if self._ledger is not None:
             self._ledger.close()
-        self.spark.stop()
+            self._ledger = None
+        if self._proc.poll() is None:
+            try:
+                self._call("close")
+            except QueryError:
+                pass
+            try:
+                self._proc.stdin.close()
+                self._proc.wait(timeout=120)
+            except Exception:  # noqa: BLE001 (a stuck JVM: end it)
+                self._proc.kill()
+                self._proc.wait()
+        self._log.close()
+        Path(self._log.name).unlink(missing_ok=True)
+
+
+def _spark_server() -> int:
+    """The child process of `SparkConnection`: one Spark session, answering over stdin/stdout."""
+    import pickle
+    import sys
+
+    channel = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # whatever Spark or py4j prints must not corrupt the channel
+    requests = sys.stdin.buffer
+
+    def send(status: str, value: Any = None) -> None:
+        pickle.dump((status, value), channel)
+        channel.flush()
+
+    spark = None
+    while True:
+        try:
+            op, payload = pickle.load(requests)
+        except EOFError:
+            break
+        try:
+            if op == "start":
+                from pyspark.sql import SparkSession
+
+                builder = SparkSession.builder.appName("churnguard-step").enableHiveSupport()
+                for key, value in payload.items():
+                    builder = builder.config(key, value)
+                spark = builder.getOrCreate()
+                spark.sparkContext.setLogLevel("ERROR")
+                send("ok")
+            elif op == "sql":
+                frame = spark.sql(payload)
+                send("ok", (list(frame.columns), [tuple(r) for r in frame.collect()]))
+            elif op == "columns":
+                schema, name = payload
+                if not spark.catalog.databaseExists(schema) or not spark.catalog.tableExists(f"{schema}.{name}"):
+                    send("ok", [])
+                else:
+                    send("ok", list(spark.table(f"{schema}.{name}").dtypes))
+            elif op == "tables":
+                send("ok", [(db.name, t.name) for db in spark.catalog.listDatabases()
+                            for t in spark.catalog.listTables(db.name)])
+            elif op == "close":
+                send("ok")
+                break
+            else:
+                send("error", f"unknown request {op!r}")
+        except Exception as error:  # noqa: BLE001 (AnalysisException, Py4JJavaError, ...)
+            text = str(error).strip()
+            send("error", f"Spark: {text.splitlines()[0] if text else type(error).__name__}")
+    if spark is not None:
+        spark.stop()
+    return 0
 
 
 def _sqlite_value(value: Any) -> Any:
@@ -431,15 +516,14 @@ def seed_schema(con: Any, seed: str) -> str | None:
 def relation_column_types(con: Any, schema: str, name: str) -> dict[str, str]:
     """``{column: data type}`` of ``schema.name`` in order; empty when it does not exist."""
     if isinstance(con, SparkConnection):
-        try:
-            if schema == "delivery" or not con.spark.catalog.tableExists(f"{schema}.{name}"):
-                return {column: "" for column in con.columns(schema, name)}
-            return dict(con.spark.table(f"{schema}.{name}").dtypes)
-        except Exception:  # noqa: BLE001
-            return {}
+        return dict(con.column_types(schema, name))
     rows = con.execute(
         "select column_name, data_type from information_schema.columns "
         "where table_schema = ? and table_name = ? order by ordinal_position",
         [schema, name],
     ).fetchall()
     return {column: data_type for column, data_type in rows}
+
+
+if __name__ == "__main__":
+    raise SystemExit(_spark_server())

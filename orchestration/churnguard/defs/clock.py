@@ -161,8 +161,6 @@ def bounds_from_warehouse(warehouse: Path) -> tuple[tuple[date | None, date | No
 
     from churnguard import warehouse_sql
 
-    if warehouse_sql.engine() == "spark":
-        return None  # no Spark session while definitions load: the raw files give the clock
     if not warehouse_sql.warehouse_exists(warehouse):
         return None
     try:
