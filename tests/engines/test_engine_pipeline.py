@@ -108,6 +108,23 @@ def test_postgres_run_delivers_duckdbs_alerts_without_a_duckdb_file(postgres_env
     assert "0 new, 0 updated, 0 closed" in dry
     assert not (root / "unused.duckdb").exists()
 
+    # Backtest and the semantic layer read PostgreSQL too, with DuckDB's results.
+    duck_env = {**_env(tmp_path / "duckdb", "duckdb"), "CHURNGUARD_WAREHOUSE": str(tmp_path / "duckdb" / "churnguard.duckdb")}
+    backtest = [*CLI, "backtest", "--warmup-days", "14", "--horizon-days", "30", "--label-delay-days", "1"]
+    metrics = [*CLI, "metrics", "customer_churn_rate", "--group-by", "metric_time__month"]
+    outputs = {}
+    for name, run_env in (("duckdb", duck_env), ("postgres", env)):
+        _, text = _run(backtest, run_env, f"churnguard backtest ({name})")
+        _, kpis = _run(metrics, run_env, f"churnguard metrics ({name})")
+        outputs[name] = (
+            [line for line in text.splitlines() if line.startswith("|") or line.startswith("ROC AUC")],
+            sorted((line.split()[0], line.split()[-1]) for line in kpis.splitlines()[1:] if line.strip()),
+        )
+    assert outputs["postgres"] == outputs["duckdb"]
+    assert any(line.startswith("| red (score < 60)") for line in outputs["postgres"][0])
+    assert len(outputs["postgres"][1]) == 4  # four months of churn rates
+    assert not (root / "unused.duckdb").exists()
+
 
 # ------------------------------------------------------------------ Spark
 
