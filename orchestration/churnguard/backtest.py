@@ -103,12 +103,17 @@ def precision_recall(flag: np.ndarray, label: np.ndarray) -> tuple[float, float,
 
 
 def _connect(warehouse: Path):
-    import duckdb
+    """The configured engine's warehouse, read-only (`churnguard.warehouse_sql`)."""
+    from churnguard import warehouse_sql
 
-    if not Path(warehouse).exists():
+    if not warehouse_sql.warehouse_exists(warehouse):
         raise BacktestError(f"no warehouse at {warehouse}: run `churnguard run` or `churnguard build` first")
-    con = duckdb.connect(str(warehouse), read_only=True)
-    con.execute("set enable_progress_bar = false")
+    try:
+        con = warehouse_sql.open_connection(warehouse, read_only=True)
+    except warehouse_sql.WarehouseUnavailableError as error:
+        raise BacktestError(str(error)) from error
+    if warehouse_sql.engine() == "duckdb":
+        con.execute("set enable_progress_bar = false")
     return con
 
 
@@ -122,9 +127,9 @@ def load_frame(
     """One row per (cut-off, active customer): score, tier, baseline signal and label."""
     con = _connect(warehouse)
     try:
-        tables = {row[0] for row in con.execute(
-            "select table_schema || '.' || table_name from information_schema.tables"
-        ).fetchall()}
+        from churnguard import warehouse_sql
+
+        tables = {f"{schema}.{name}" for schema, name in warehouse_sql.tables(con)}
         for needed in ("marts.health_scores", "marts.fct_customer_day",
                        "intermediate.int_customer_lifecycle_spells", "utilities.util_date_bounds"):
             if needed not in tables:

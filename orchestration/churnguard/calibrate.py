@@ -151,10 +151,9 @@ def catalog(warehouse: Path) -> dict[str, str]:
     """signal -> dimension, read from the columns of int_health_dimension_scores."""
     con = _connect(warehouse)
     try:
-        columns = [row[0] for row in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = 'intermediate' and table_name = 'int_health_dimension_scores'"
-        ).fetchall()]
+        from churnguard import warehouse_sql
+
+        columns = warehouse_sql.relation_columns(con, "intermediate", "int_health_dimension_scores")
     finally:
         con.close()
     signals = {}

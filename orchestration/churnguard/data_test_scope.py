@@ -43,24 +43,23 @@ def full_tests_weekday() -> Optional[int]:
 
 
 def warehouse_is_built(warehouse: Path) -> bool:
-    """True when the warehouse already holds customer-day facts (read-only check)."""
-    import duckdb
+    """True when the warehouse (of the configured engine) already holds customer-day facts
+    (read-only check)."""
+    from churnguard import warehouse_sql
 
-    if not Path(warehouse).exists():
+    if not warehouse_sql.warehouse_exists(warehouse):
         return False
     try:
-        con = duckdb.connect(str(warehouse), read_only=True)
-    except duckdb.Error:
+        con = warehouse_sql.open_connection(warehouse, read_only=True)
+    except warehouse_sql.WarehouseUnavailableError:
         return False  # unreadable now: test everything, the safe side
     try:
         schema, table = BUILT_MARKER
-        found = con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-        if not found:
+        if not warehouse_sql.relation_exists(con, schema, table):
             return False
-        return con.execute(f'select count(*) > 0 from (select 1 from "{schema}"."{table}" limit 1)').fetchone()[0]
+        return con.execute(f"select count(*) from (select 1 from {schema}.{table} limit 1) as probe").fetchone()[0] > 0
+    except warehouse_sql.ERRORS:
+        return False
     finally:
         con.close()
 

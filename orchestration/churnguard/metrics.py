@@ -4,7 +4,8 @@ The KPIs are defined once, as MetricFlow semantic models and metrics in
 ``dbt_project/models/semantic/_semantic__metrics.yml`` (churn and retention rate, save rate,
 GRR, NRR, NPS, historical CLV, alert episodes by tier...). dbt writes them into
 ``semantic_manifest.json`` when it parses the project; this module asks MetricFlow for the
-SQL of a query and runs it on a read-only DuckDB connection:
+SQL of a query (DuckDB SQL) and runs it on a read-only connection to the configured engine
+(`churnguard.warehouse_sql`, which transpiles it for PostgreSQL and Spark):
 
     churnguard metrics customer_churn_rate --group-by metric_time__month kpi_period__segment
     churnguard metrics --list

@@ -29,14 +29,9 @@ EXIT_OK, EXIT_RUN_FAILED, EXIT_LOAD_FAILED, EXIT_WAREHOUSE_BUSY = 0, 1, 2, 3
 
 
 def _columns(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> list[str]:
-    return [
-        row[0]
-        for row in con.execute(
-            "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
-            "order by ordinal_position",
-            [schema, name],
-        ).fetchall()
-    ]
+    from churnguard import warehouse_sql
+
+    return warehouse_sql.relation_columns(con, schema, name)
 
 
 def _first_existing(con, candidates: list[tuple[str, str]], required: set[str]) -> tuple[str, list[str]] | None:

@@ -120,7 +120,7 @@ def _pinned_vars() -> tuple[date | None, date | None]:
 
 def _bounds(con: duckdb.DuckDBPyConnection, selects: Iterable[str]) -> tuple[date | None, date | None]:
     union = " union all ".join(selects)
-    first, last = con.execute(f"select min(first_date), max(last_date) from ({union})").fetchone()
+    first, last = con.execute(f"select min(first_date), max(last_date) from ({union}) as bounds").fetchone()
     return first, last
 
 
@@ -159,11 +159,13 @@ def bounds_from_warehouse(warehouse: Path) -> tuple[tuple[date | None, date | No
     """(first, last) from ``util_date_bounds``, else from the loaded raw tables; None if unreadable."""
     from churnguard.defs.warehouse import WarehouseUnavailableError, read_only_connection
 
-    if not Path(warehouse).exists():
+    from churnguard import warehouse_sql
+
+    if not warehouse_sql.warehouse_exists(warehouse):
         return None
     try:
         with read_only_connection(warehouse) as con:
-            tables = set(con.execute("select table_schema, table_name from information_schema.tables").fetchall())
+            tables = warehouse_sql.tables(con)
             if ("utilities", "util_date_bounds") in tables:
                 row = con.execute("select history_start_date, as_of_date from utilities.util_date_bounds").fetchone()
                 if row and row[1] is not None:
@@ -177,7 +179,7 @@ def bounds_from_warehouse(warehouse: Path) -> tuple[tuple[date | None, date | No
                 bounds = _bounds(con, selects)
                 if bounds[1] is not None:
                     return bounds, "warehouse (raw tables)"
-    except (WarehouseUnavailableError, duckdb.Error):
+    except (WarehouseUnavailableError, *warehouse_sql.ERRORS):
         return None
     return None
 

@@ -48,7 +48,7 @@ from churnguard.defs.config import WAREHOUSE_POOL
 from churnguard.defs.dbt_project import newest_source_mtime, run_target_path
 from churnguard.defs.locking import retry_while_open_elsewhere
 from churnguard.defs.metadata import model_metadata
-from churnguard import data_test_scope
+from churnguard import data_test_scope, settings, warehouse_sql
 from churnguard.dbt_cli import RUN_ENV_PREFIX, run_settings_in_environ, split_run_settings
 from churnguard.defs.partitions import HISTORY_FLOOR, dbt_window_vars, window_dates
 from churnguard.defs.warehouse import WarehouseResource, WarehouseUnavailableError
@@ -131,7 +131,7 @@ def run_dbt_build(
         if scope == "window":
             context.log.info("data tests read the build window only (test_scope window)")
         target = run_target_path(project, warehouse.path, step)
-        if warehouse.path.exists():  # a reader holding the file (a BI tool) would fail dbt: wait for it
+        if warehouse.path.exists() and settings.target_engine() == "duckdb":  # a reader holding the file would fail dbt
             retry_while_open_elsewhere(
                 lambda: duckdb.connect(str(warehouse.path)).close(), warehouse.path, on_wait=context.log.warning
             )
@@ -190,7 +190,7 @@ def _with_metadata(context, events, nodes_by_key, warehouse: WarehouseResource, 
                         continue
                     try:
                         extra[event.output_name] = model_metadata(con, node, window)
-                    except duckdb.Error as error:  # metadata is a courtesy: never fail the step for it
+                    except warehouse_sql.ERRORS as error:  # metadata is a courtesy: never fail the step for it
                         context.log.warning(f"no metadata for {key.to_user_string()}: {error}")
         except WarehouseUnavailableError as error:
             context.log.warning(f"no row counts for this step: {error}")

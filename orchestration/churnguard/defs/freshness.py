@@ -30,7 +30,9 @@ def summary_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     from churnguard.defs.clock import DataClock, clock_mode, live_max_lag_days
 
     row = None
-    tables = set(con.execute("select table_schema, table_name from information_schema.tables").fetchall())
+    from churnguard import warehouse_sql
+
+    tables = warehouse_sql.tables(con)
     if ("utilities", "util_date_bounds") in tables:
         row = con.execute("select history_start_date, as_of_date from utilities.util_date_bounds").fetchone()
     if not row or row[1] is None:

@@ -40,12 +40,9 @@ DESCENDING_ORDER_COLUMNS = ("risk_score", "score")  # higher = worse; the others
 
 
 def relation_columns(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> dict[str, str]:
-    rows = con.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = ? and table_name = ? order by ordinal_position",
-        [schema, name],
-    ).fetchall()
-    return {column: data_type for column, data_type in rows}
+    from churnguard import warehouse_sql
+
+    return warehouse_sql.relation_column_types(con, schema, name)
 
 
 def relation_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:

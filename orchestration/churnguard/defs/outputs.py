@@ -107,7 +107,13 @@ def build_output_assets(marts: Iterable[AssetKey], gate: AssetKey | None = None)
         ),
     )
     def published_marts(context: AssetExecutionContext, warehouse: WarehouseResource):
+        from churnguard import warehouse_sql
         from churnguard.publish import publish_marts
+
+        if warehouse_sql.engine() != "duckdb":  # BI tools read that engine's marts directly
+            where = warehouse_sql.describe_target()
+            context.log.info(f"published marts skipped: BI tools read the marts directly in {where}")
+            return MaterializeResult(metadata={"skipped": MetadataValue.text(f"not a DuckDB warehouse: read {where}")})
 
         with warehouse.write_lock(context, "publish the marts"):  # nobody writes the warehouse while we copy
             publication = publish_marts(warehouse.path, run_id=context.run.run_id)
@@ -140,8 +146,11 @@ def build_output_assets(marts: Iterable[AssetKey], gate: AssetKey | None = None)
         from churnguard.publish import published_path
         from churnguard.report import build_report, report_path
 
+        from churnguard import warehouse_sql
+
         warehouse = settings.warehouse_path()
-        report = build_report(published_path(warehouse), report_path(warehouse), run_id=context.run.run_id)
+        source = published_path(warehouse) if warehouse_sql.engine() == "duckdb" else None  # None: the engine itself
+        report = build_report(source, report_path(warehouse), run_id=context.run.run_id)
         context.log.info(f"report: {report.url} ({len(report.charts)} charts)")
         metadata = {
             "path": MetadataValue.path(str(report.path)),

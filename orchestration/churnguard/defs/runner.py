@@ -122,7 +122,7 @@ def run_nightly_once(
             print(f"Nightly run over partitions {window[0]} .. {window[1]} (daily facts in one dbt invocation)", flush=True)
     log_path = dbt_output_log()
     with warehouse_lock(warehouse, holder=f"churnguard run (pid {os.getpid()})", timeout=lock_timeout):
-        if warehouse.exists():  # a reader holding the file would fail the first dbt step: wait for it
+        if warehouse.exists() and settings.target_engine() == "duckdb":  # a reader holding the file would fail dbt: wait
             import duckdb
 
             retry_while_open_elsewhere(lambda: duckdb.connect(str(warehouse)).close(), warehouse, timeout=lock_timeout)

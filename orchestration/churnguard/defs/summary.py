@@ -12,12 +12,18 @@ from pathlib import Path
 import duckdb
 
 
+def _errors() -> tuple[type[BaseException], ...]:
+    from churnguard import warehouse_sql
+
+    return warehouse_sql.ERRORS
+
+
 def freshness_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     from churnguard.defs.freshness import summary_lines
 
     try:
         return summary_lines(con)
-    except duckdb.Error as error:  # the summary never fails a run
+    except _errors() as error:  # the summary never fails a run
         return [f"  (no freshness: {error})"]
 
 

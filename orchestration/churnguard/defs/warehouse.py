@@ -17,31 +17,18 @@ import duckdb
 from dagster import ConfigurableResource, get_dagster_logger
 from pydantic import Field
 
-from churnguard import settings
+from churnguard import settings, warehouse_sql
+from churnguard.warehouse_sql import WarehouseUnavailableError  # noqa: F401 (re-exported)
 from churnguard.defs import config
 from churnguard.defs.locking import WarehouseBusyError, warehouse_lock
 
 
-class WarehouseUnavailableError(RuntimeError):
-    """The warehouse cannot be opened for reading (missing, or a writer has it open)."""
-
-
 @contextmanager
 def read_only_connection(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only DuckDB connection, with an error that says what to do when it fails."""
-    path = Path(path)
-    if not path.exists():
-        raise WarehouseUnavailableError(f"no warehouse at {path} yet: run `churnguard run` first")
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.IOException as error:
-        raise WarehouseUnavailableError(
-            f"cannot read {path} while another process writes it ({error}); try again when that run ends"
-        ) from error
-    try:
+    """A read-only connection to the configured engine's warehouse (`churnguard.warehouse_sql`;
+    ``path`` is the DuckDB file, unused on other engines), with an error that says what to do."""
+    with warehouse_sql.connect(Path(path), read_only=True) as con:
         yield con
-    finally:
-        con.close()
 
 
 def built_through(warehouse: Path, relations: Sequence[tuple[str, str]]) -> Optional[date]:
@@ -50,14 +37,14 @@ def built_through(warehouse: Path, relations: Sequence[tuple[str, str]]) -> Opti
     None when the warehouse, a relation or its rows are missing: nothing can be resumed, build
     everything. Raises `WarehouseUnavailableError` when another process is writing the file.
     """
-    if not relations or not Path(warehouse).exists():
+    if not relations or not warehouse_sql.warehouse_exists(warehouse):
         return None
     with read_only_connection(warehouse) as con:
-        existing = set(con.execute("select table_schema, table_name from information_schema.tables").fetchall())
+        existing = warehouse_sql.tables(con)
         if not all(tuple(relation) in existing for relation in relations):
             return None
         days = [
-            con.execute(f'select max(date_day) from "{schema}"."{name}"').fetchone()[0] for schema, name in relations
+            con.execute(f"select max(date_day) from {schema}.{name}").fetchone()[0] for schema, name in relations
         ]
     if any(day is None for day in days):
         return None

@@ -49,7 +49,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import duckdb
 
-from churnguard import settings
+from churnguard import settings, warehouse_sql
 from churnguard.delivery import deadletter, state
 from churnguard.delivery.config import DeliveryConfig, Destination, load_config
 from churnguard.delivery.permissions import apply_umask
@@ -188,31 +188,22 @@ def _unlocked(warehouse: Path, holder: str, enabled: bool) -> Iterator[None]:
         yield
 
 
-def _connect(warehouse: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
-    if not warehouse.exists():
-        raise SyncError(f"no warehouse at {warehouse}: run `churnguard run` first")
-    from churnguard.defs.locking import WarehouseBusyError, retry_while_open_elsewhere
+def _connect(warehouse: Path, read_only: bool):
+    """The warehouse of the configured engine (`churnguard.warehouse_sql`); never a DuckDB file
+    when another engine is set."""
+    from churnguard.defs.locking import WarehouseBusyError
 
     try:
-        if read_only:
-            return duckdb.connect(str(warehouse), read_only=True)
-        return retry_while_open_elsewhere(lambda: duckdb.connect(str(warehouse)), warehouse)
+        return warehouse_sql.open_connection(warehouse, read_only=read_only, wait=not read_only)
     except WarehouseBusyError as error:
         raise SyncError(str(error)) from None
-    except duckdb.Error as error:
-        raise SyncError(f"cannot open {warehouse} ({error}); is another process writing it?") from error
+    except warehouse_sql.WarehouseUnavailableError as error:
+        raise SyncError(str(error)) from error
 
 
-def _relation_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
+def _relation_columns(con, relation: str) -> list[str]:
     schema, name = relation.split(".", 1)
-    return [
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
-            "order by ordinal_position",
-            [schema, name],
-        ).fetchall()
-    ]
+    return warehouse_sql.relation_columns(con, schema, name)
 
 
 def read_alert_list(con: duckdb.DuckDBPyConnection, include_contact_email: bool) -> dict[str, dict[str, Any]]:
@@ -249,10 +240,14 @@ def read_closed_dates(con: duckdb.DuckDBPyConnection, alert_ids: Sequence[str]) 
     columns = _relation_columns(con, EPISODES_RELATION)
     if not alert_ids or "alert_id" not in columns or "closed_date" not in columns:
         return {}
-    rows = con.execute(
-        f"select alert_id, closed_date from {EPISODES_RELATION} where alert_id in (select unnest(?::varchar[]))",
-        [list(alert_ids)],
-    ).fetchall()
+    rows = []
+    ids = list(alert_ids)
+    for at in range(0, len(ids), 1000):  # plain placeholders: the same SQL on every engine
+        chunk = ids[at:at + 1000]
+        rows += con.execute(
+            f"select alert_id, closed_date from {EPISODES_RELATION} where alert_id in ({', '.join('?' for _ in chunk)})",
+            chunk,
+        ).fetchall()
     return {str(alert_id): closed for alert_id, closed in rows}
 
 

@@ -1,4 +1,5 @@
-"""Sync state and audit tables, in the warehouse's ``delivery`` schema (DuckDB).
+"""Sync state and audit tables, in the warehouse's ``delivery`` schema (DuckDB, PostgreSQL; on
+Spark a SQLite file attached as ``delivery``, see `churnguard.warehouse_sql`).
 
 - ``delivery.sync_state``: per destination and alert, what the destination last received
   (payload, its hash, status ``open`` / ``closed`` / ``dead_letter``). The diff of the next
@@ -108,11 +109,9 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def has_schema(con: duckdb.DuckDBPyConnection) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'delivery' and table_name = 'sync_state'"
-        ).fetchone()[0]
-    )
+    from churnguard import warehouse_sql
+
+    return warehouse_sql.relation_exists(con, "delivery", "sync_state")
 
 
 @dataclass

@@ -95,7 +95,9 @@ def check_sources(
     the contract's) that exists in the warehouse; tables without rows are ``empty``."""
     now = now or datetime.now(timezone.utc)
     now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
-    tables = set(con.execute("select table_schema, table_name from information_schema.tables").fetchall())
+    from churnguard import warehouse_sql
+
+    tables = warehouse_sql.tables(con)
     results = []
     for name, rule in sorted((rules if rules is not None else source_rules()).items()):
         schema, table = rule["relation"]
@@ -119,10 +121,16 @@ def check_sources(
     return results
 
 
+def _query_errors() -> tuple[type[BaseException], ...]:
+    from churnguard import warehouse_sql
+
+    return warehouse_sql.ERRORS
+
+
 def _loaded_from_sample(con: duckdb.DuckDBPyConnection) -> bool:
     try:
         row = con.execute("select source_dir from raw_meta.load_log order by loaded_at desc limit 1").fetchone()
-    except duckdb.Error:
+    except _query_errors():
         return False
     if row is None:
         return False

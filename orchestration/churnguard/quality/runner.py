@@ -36,7 +36,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import duckdb
 
-from churnguard import settings
+from churnguard import settings, warehouse_sql
 from churnguard.delivery.permissions import apply_umask
 from churnguard.quality import suites as suite_defs
 from churnguard.quality.result import INTEGRITY, VOLUME, ExpectationFailure, GateResult, SuiteResult
@@ -72,32 +72,30 @@ def health_days() -> int:
 
 
 def _connect_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
-    if not Path(warehouse).exists():
+    """The configured engine's warehouse, read-only (`churnguard.warehouse_sql`)."""
+    if warehouse_sql.engine() == "duckdb" and not Path(warehouse).exists():
         raise WarehouseReadError(f"no warehouse at {warehouse}: run `churnguard run` first")
     try:
-        return duckdb.connect(str(warehouse), read_only=True)
-    except duckdb.Error as error:
+        return warehouse_sql.open_connection(warehouse, read_only=True)
+    except warehouse_sql.WarehouseUnavailableError as error:
+        if warehouse_sql.engine() != "duckdb":
+            raise WarehouseReadError(str(error)) from error
         raise WarehouseReadError(
-            f"cannot read {warehouse} read-only ({error}); another process is writing it: try again when it ends"
+            f"cannot read {warehouse} read-only ({error.__cause__ or error}); another process is writing it: "
+            "try again when it ends"
         ) from error
 
 
 def _relation_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
     schema, name = relation.split(".", 1)
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
-        ).fetchone()[0]
-    )
+    return warehouse_sql.relation_exists(con, schema, name)
 
 
 def _seed_rows(con: duckdb.DuckDBPyConnection, seed: str) -> list[dict[str, Any]]:
     """Rows of a dbt seed: the warehouse copy dbt loaded (what the marts used), else the CSV."""
-    found = con.execute(
-        "select table_schema from information_schema.tables where table_name = ? order by table_schema", [seed]
-    ).fetchall()
-    if found:
-        cursor = con.execute(f'select * from "{found[0][0]}"."{seed}"')
+    schema = warehouse_sql.seed_schema(con, seed)
+    if schema:
+        cursor = con.execute(f'select * from "{schema}"."{seed}"')
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()]
     path = SEED_DIR / f"{seed}.csv"
@@ -142,7 +140,7 @@ def read_frames(
             continue
         try:
             frames[name] = con.execute(meta["query"].replace("{health_days}", str(days))).df()
-        except duckdb.Error as error:
+        except warehouse_sql.ERRORS as error:
             errors[name] = f"reading {meta['relation']} failed: {error}".splitlines()[0]
     return frames, errors
 

@@ -85,11 +85,9 @@ class VolumeConfig:
 
 
 def _relation_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
-        ).fetchone()[0]
-    )
+    from churnguard import warehouse_sql
+
+    return warehouse_sql.relation_exists(con, schema, name)
 
 
 def last_delivered_count(con: duckdb.DuckDBPyConnection) -> int | None:

@@ -105,9 +105,19 @@ def render_html(charts: list[Chart], *, title: str, meta: list[str], tables: dic
     return "\n".join(parts)
 
 
-def build_report(source: Path, out: Path, *, run_id: str = "", backtest: Path | None = None) -> Report:
-    """Write the report for the marts in ``source`` (a DuckDB file, opened read-only) to ``out``."""
-    con = duckdb.connect(str(source), read_only=True)
+def build_report(source: Path | None, out: Path, *, run_id: str = "", backtest: Path | None = None) -> Report:
+    """Write the report for the marts in ``source`` (a DuckDB file, opened read-only) to ``out``.
+
+    ``source`` None reads the configured engine's warehouse (`churnguard.warehouse_sql`): on
+    PostgreSQL and Spark there is no published DuckDB copy."""
+    from churnguard import warehouse_sql
+
+    if source is None:
+        con = warehouse_sql.open_connection(read_only=True)
+        source_label = warehouse_sql.describe_target()
+    else:
+        con = duckdb.connect(str(source), read_only=True)
+        source_label = str(source)
     try:
         charts = [c for c in (health_tiers_over_time(con), kpi_trends(con), alert_funnel(con)) if c is not None]
         as_of = None
@@ -115,7 +125,7 @@ def build_report(source: Path, out: Path, *, run_id: str = "", backtest: Path | 
         try:
             tables = dict(con.execute("select mart, row_count from marts.published_marts").fetchall())
             as_of = con.execute("select max(as_of_date) from marts.published_marts").fetchone()[0]
-        except duckdb.Error:
+        except warehouse_sql.ERRORS:
             pass
     finally:
         con.close()
@@ -130,7 +140,7 @@ def build_report(source: Path, out: Path, *, run_id: str = "", backtest: Path | 
     generated = datetime.now(timezone.utc).replace(microsecond=0)
     meta = [f"Data as of {as_of}" if as_of else "Data as of: unknown",
             f"Generated {generated:%Y-%m-%d %H:%M} UTC" + (f" by Dagster run {run_id}" if run_id else ""),
-            f"Source: {source}"]
+            f"Source: {source_label}"]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     scratch = out.with_name(f".{out.name}.tmp")

@@ -32,13 +32,9 @@ class Chart:
 
 
 def _exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> set[str]:
-    return {
-        row[0]
-        for row in con.execute(
-            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
-            [schema, name],
-        ).fetchall()
-    }
+    from churnguard import warehouse_sql
+
+    return set(warehouse_sql.relation_columns(con, schema, name))
 
 
 def _records(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
@@ -110,7 +106,7 @@ def kpi_trends(con: duckdb.DuckDBPyConnection, schema: str = "marts") -> Chart |
         f"from {schema}.kpi_monthly where {where}"
         for label, value, target, _ in shown
     )
-    rows = _records(con.execute(f"select * from ({selects}) where actual is not null or target is not null order by kpi, month"))
+    rows = _records(con.execute(f"select * from ({selects}) as trends where actual is not null or target is not null order by kpi, month"))
     if not rows:
         return None
     base = alt.Chart(alt.Data(values=rows)).encode(x=alt.X("month:O", title="month"))
