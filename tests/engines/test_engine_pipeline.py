@@ -109,21 +109,27 @@ def test_postgres_run_delivers_duckdbs_alerts_without_a_duckdb_file(postgres_env
     assert "0 new, 0 updated, 0 closed" in dry
     assert not (root / "unused.duckdb").exists()
 
-    # Backtest and the semantic layer read PostgreSQL too, with DuckDB's results.
+    # Backtest and the semantic layer read PostgreSQL too, with DuckDB's results. A world this
+    # small may have no churn inside any cut-off's horizon (the world follows today's date);
+    # the backtest then refuses, and must refuse the same way on both engines.
     duck_env = {**_env(tmp_path / "duckdb", "duckdb"), "CHURNGUARD_WAREHOUSE": str(tmp_path / "duckdb" / "churnguard.duckdb")}
     backtest = [*CLI, "backtest", "--warmup-days", "14", "--horizon-days", "30", "--label-delay-days", "1"]
     metrics = [*CLI, "metrics", "customer_churn_rate", "--group-by", "metric_time__month"]
     outputs = {}
     for name, run_env in (("duckdb", duck_env), ("postgres", env)):
-        _, text = _run(backtest, run_env, f"churnguard backtest ({name})")
+        tested = subprocess.run(backtest, env=run_env, capture_output=True, text=True, cwd=settings.PROJECT_ROOT)
+        assert tested.returncode == 0 or "nothing to predict" in tested.stderr, tested.stdout + tested.stderr
         _, kpis = _run(metrics, run_env, f"churnguard metrics ({name})")
         outputs[name] = (
-            [line for line in text.splitlines() if line.startswith("|") or line.startswith("ROC AUC")],
+            tested.returncode,
+            [line for line in tested.stdout.splitlines() if line.startswith("|") or line.startswith("ROC AUC")],
+            tested.stderr.strip().splitlines()[-1:] if tested.returncode else [],
             sorted((line.split()[0], line.split()[-1]) for line in kpis.splitlines()[1:] if line.strip()),
         )
     assert outputs["postgres"] == outputs["duckdb"]
-    assert any(line.startswith("| red (score < 60)") for line in outputs["postgres"][0])
-    assert len(outputs["postgres"][1]) == 4  # four months of churn rates
+    if outputs["postgres"][0] == 0:
+        assert any(line.startswith("| red (score < 60)") for line in outputs["postgres"][1])
+    assert len(outputs["postgres"][3]) == 4  # four months of churn rates
     assert not (root / "unused.duckdb").exists()
 
 
