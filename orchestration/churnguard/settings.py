@@ -92,6 +92,9 @@ def spark_conf() -> dict[str, str]:
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.ansi.enabled": "false",
+        # adaptive execution re-plans the health models' plans of hundreds of stages after
+        # every stage: minutes of planning for nothing on a local session (docs/DECISIONS.md)
+        "spark.sql.adaptive.enabled": os.environ.get("CHURNGUARD_SPARK_ADAPTIVE", "false"),
     }
 
 
