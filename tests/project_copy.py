@@ -35,6 +35,7 @@ def run_churnguard(root: Path, args: list[str], work: Path, timeout: int = 900) 
     # the bundled sample ends in 2025: from a copied project it is not recognised as the
     # sample, so the stale-data guard would block its delivery
     env.setdefault("CHURNGUARD_OVERRIDE_STALE_DATA", "test run on the bundled historical sample")
-    code = "import sys; from churnguard.cli import main; sys.exit(main(sys.argv[1:]))"
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=work, env=env, capture_output=True,
+    # `-m`, not `-c`: with pyspark installed (churnguard[spark]) Great Expectations imports
+    # pyspark.sql.connect, whose dependency check calls sys.exit(0) in a `python -c` process
+    return subprocess.run([sys.executable, "-m", "churnguard.cli", *args], cwd=work, env=env, capture_output=True,
                           text=True, timeout=timeout)

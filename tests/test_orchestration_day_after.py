@@ -200,7 +200,9 @@ def test_run_is_in_the_ui_instance_over_the_data_days_with_published_marts_and_a
     # -- 3b. a reader keeps reading the published copy while a second run writes the warehouse
     env = {**os.environ, "CHURNGUARD_WAREHOUSE": str(warehouse)}
     second = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from churnguard.cli import main; sys.exit(main(['run']))"],
+        # `-m`, not `-c`: with pyspark installed (churnguard[spark]) Great Expectations imports
+        # pyspark.sql.connect, whose dependency check calls sys.exit(0) in a `python -c` process
+        [sys.executable, "-m", "churnguard.cli", "run"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     reads = locked_seen = 0

@@ -58,7 +58,10 @@ def build_definitions(dbt_target_path: Path | None = None, raw_dir: Path | None 
     from churnguard.defs.schedules import build_nightly_schedule
     from churnguard.defs.sensors import notify_run_failure
     from churnguard.defs.translator import ChurnguardDbtTranslator
+    from churnguard.defs.instance import enable_event_batches
     from churnguard.defs.warehouse import WarehouseResource
+
+    enable_event_batches()  # the process that runs the job stores Dagster's events in batches
 
     manifest = load_manifest(dbt_target_path)
     project = dbt_project(dbt_target_path)

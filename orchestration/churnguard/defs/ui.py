@@ -24,7 +24,7 @@ from pathlib import Path
 from churnguard import settings
 from churnguard.defs import config
 from churnguard.defs.dbt_project import ManifestError, prepare_manifest
-from churnguard.defs.instance import ensure_dagster_home
+from churnguard.defs.instance import EVENT_BATCH_SIZE, ensure_dagster_home
 
 CODE_LOCATION_MODULE = "churnguard.definitions"
 DG_PROJECT_DIR = settings.PROJECT_ROOT / "orchestration"
@@ -59,6 +59,7 @@ def ui_environment(warehouse: Path) -> dict[str, str]:
     env["CHURNGUARD_WAREHOUSE"] = str(warehouse)
     env["DAGSTER_HOME"] = str(ensure_dagster_home(config.dagster_home(warehouse)))
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    env.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)  # webserver, daemon, runs: batched events
     return env
 
 
