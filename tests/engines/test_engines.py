@@ -34,6 +34,7 @@ import pytest
 
 from churnguard import settings
 from churnguard.contract import TABLES, file_stem
+from churnguard.loading.targets import spark_table_files
 from conftest import build_warehouse
 from engine_compare import MARTS, mart_differences
 
@@ -238,13 +239,13 @@ def test_spark_builds_a_slice_of_the_sample_like_duckdb(sample_dir, tmp_path) ->
     env = _base_env(tmp_path, "spark")
     env["CHURNGUARD_SPARK_WAREHOUSE"] = str(tmp_path / "spark")
     TIMINGS["spark: churnguard load, slice"] = _run([*CLI, "load", str(data)], env, "churnguard load (spark)")
-    # Staged then swapped: the raw tables hold the slice's rows, no staging table is left.
+    # Registered in place, then swapped: the raw tables' files hold the slice's rows, no
+    # staging table is left.
     con = duckdb.connect()
     for t in TABLES:
         src = data / f"{file_stem(t)}.csv"
-        folder = tmp_path / "spark" / f"raw_{t.system}.db" / t.name
-        assert folder.is_dir() and not folder.with_name(t.name + "__loading").exists(), t.qualified_name
-        files = [str(p) for p in folder.rglob("*.parquet")]
+        assert not (tmp_path / "spark" / f"raw_{t.system}.db" / f"{t.name}__loading").exists(), t.qualified_name
+        files = [str(p) for p in spark_table_files(t, tmp_path / "spark")]
         loaded = con.execute("select count(*) from read_parquet(?)", [files]).fetchone()[0] if files else 0
         assert loaded == con.execute(f"select count(*) from read_csv('{src}', all_varchar=true)").fetchone()[0]
     con.close()

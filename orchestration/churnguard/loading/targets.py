@@ -11,12 +11,17 @@ in the scratch connection) and replaces the raw tables of the target, all or not
   scratch folder. Truncating instead of dropping keeps dbt's staging views valid. PostgreSQL
   DDL and TRUNCATE are transactional: any failure rolls back to the previous raw tables.
 - **Spark** (`write_spark`): Spark has no multi-table transaction, so the tables are
-  *staged then swapped*. DuckDB writes each table as a Parquet file; a child process
-  (so that its JVM and the Derby metastore lock end with it) starts a Spark session with
-  the ``spark`` target's settings, writes every table as a Parquet-backed table
-  ``<schema>.<name>__loading``, and only when all are written swaps them in (drop the old
-  table, rename the staged one). A failure while staging drops the staged tables and
-  leaves the previous raw tables untouched.
+  *staged then swapped*, and the data is *registered in place*, never copied by Spark.
+  DuckDB writes each typed table as Parquet straight into the Spark warehouse folder,
+  ``<warehouse>/churnguard_raw_files/<schema>.<name>/<load_id>/``; a child process (so that
+  its JVM and the Derby metastore lock end with it) starts a Spark session with the
+  ``spark`` target's settings, registers each folder as an external Parquet table
+  ``<schema>.<name>__loading`` with the contract's column types, counts its rows through
+  Spark (the files must read back as written), and only when all are registered swaps them
+  in (drop the old table, rename the staged one). Then the folder's ``CURRENT`` file names
+  the new load and older loads' files are deleted. A failure before the swap drops the
+  staged tables and deletes this load's files, leaving the previous raw tables untouched.
+  Timestamps are written UTC-adjusted, so they read the same under any session time zone.
 
 Table definitions come from `churnguard.contract`, with each engine's type names
 (`PG_TYPES`, `SPARK_TYPES`).
@@ -160,43 +165,87 @@ def write_postgres(con, staged: list[StagedTable], *, load_id: str, loaded_at: d
 
 # ------------------------------------------------------------------ Spark
 
+def spark_files_root(spark_warehouse: Path | None = None) -> Path:
+    """Where the raw tables' Parquet files live on the Spark target (inside its warehouse folder)."""
+    return (spark_warehouse or settings.spark_warehouse_dir()) / "churnguard_raw_files"
+
+
+def spark_table_files(t: Table, spark_warehouse: Path | None = None) -> list[Path]:
+    """The Parquet files the raw table ``t`` reads on the Spark target (its current load), or
+    the files of a managed table an older churnguard wrote (``<warehouse>/<schema>.db/<name>``)."""
+    folder = spark_files_root(spark_warehouse) / f"{t.raw_schema}.{t.name}"
+    current = folder / "CURRENT"
+    if current.is_file():
+        return sorted((folder / current.read_text(encoding="utf-8").strip()).rglob("*.parquet"))
+    managed = (spark_warehouse or settings.spark_warehouse_dir()) / f"{t.raw_schema}.db" / t.name
+    return sorted(managed.rglob("*.parquet"))
+
+
+def _spark_select(st: StagedTable) -> str:
+    """The typed columns, timestamps UTC-adjusted (Parquet's isAdjustedToUTC): Spark reads them
+    as the same instants whatever its session time zone."""
+    cols = ", ".join(
+        f"timezone('UTC', {_q(c.name)}) AS {_q(c.name)}" if c.type == "timestamp" else _q(c.name)
+        for c in st.table.columns
+    )
+    return f"SELECT {cols} FROM (SELECT {st.typed} FROM {st.view})"
+
+
 def write_spark(con, staged: list[StagedTable], *, load_id: str, loaded_at: datetime,
                 source_dir: Path, scratch: Path) -> None:
-    """Stage every raw table on the Spark target, then swap them in (see the module doc)."""
-    tables = []
-    for st in staged:
-        path = scratch / f"{st.table.raw_schema}.{st.table.name}.parquet"
-        con.execute(f"COPY (SELECT {st.typed} FROM {st.view}) TO {_sql_str(str(path))} (FORMAT PARQUET)")
-        tables.append({"table": st.table.qualified_name, "parquet": str(path)})
-    job = {
-        "tables": tables,
-        "log": [[r[0], r[1].isoformat(sep=" "), *r[2:]] for r in _log_rows(staged, load_id, loaded_at, source_dir)],
-        "conf": settings.spark_conf(),
-    }
-    job_file = scratch / "spark_job.json"
-    job_file.write_text(json.dumps(job))
-    settings.spark_warehouse_dir().mkdir(parents=True, exist_ok=True)
-    result = subprocess.run([sys.executable, "-m", "churnguard.loading.targets", str(job_file)],
-                            capture_output=True, text=True, env=dict(os.environ))
-    if result.returncode != 0:
-        tail = "\n".join((result.stderr or result.stdout or "").strip().splitlines()[-15:])
-        raise RuntimeError(f"the Spark load failed (exit {result.returncode}):\n{tail}")
+    """Register every raw table on the Spark target in place, then swap them in (see the module doc)."""
+    import shutil
+
+    tables, written = [], []
+    try:
+        for st in staged:
+            folder = spark_files_root() / f"{st.table.raw_schema}.{st.table.name}" / load_id
+            folder.mkdir(parents=True, exist_ok=True)
+            written.append(folder)
+            con.execute(f"COPY ({_spark_select(st)}) TO {_sql_str(str(folder / 'part-0.parquet'))} (FORMAT PARQUET)")
+            tables.append({"table": st.table.qualified_name, "location": str(folder), "rows": st.rows})
+        job = {
+            "tables": tables,
+            "log": [[r[0], r[1].isoformat(sep=" "), *r[2:]] for r in _log_rows(staged, load_id, loaded_at, source_dir)],
+            "conf": settings.spark_conf(),
+        }
+        job_file = scratch / "spark_job.json"
+        job_file.write_text(json.dumps(job))
+        result = subprocess.run([sys.executable, "-m", "churnguard.loading.targets", str(job_file)],
+                                capture_output=True, text=True, env=dict(os.environ))
+        if result.returncode != 0:
+            tail = "\n".join((result.stderr or result.stdout or "").strip().splitlines()[-15:])
+            raise RuntimeError(f"the Spark load failed (exit {result.returncode}):\n{tail}")
+    except BaseException:
+        for folder in written:  # the staged tables are dropped by the child; their files here
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    # Swapped in: this load is current; older loads' files are no longer read by any table.
+    for folder in written:
+        current = folder.parent / "CURRENT"
+        partial = folder.parent / f".CURRENT.{load_id}"
+        partial.write_text(load_id, encoding="utf-8")
+        os.replace(partial, current)
+        for old in folder.parent.iterdir():
+            if old.is_dir() and old.name != load_id:
+                shutil.rmtree(old, ignore_errors=True)
 
 
 def spark_row_counts(tables: list[Table]) -> dict[str, int]:
-    """Rows each existing raw table holds on the Spark target, read from the table's Parquet files
-    (no JVM needed: a managed table is the folder <warehouse>/<schema>.db/<name>)."""
+    """Rows each existing raw table holds on the Spark target, read from its Parquet files (no JVM)."""
     import duckdb
 
     counts = {}
-    wh = settings.spark_warehouse_dir()
-    for t in tables:
-        folder = wh / f"{t.raw_schema}.db" / t.name
-        if folder.is_dir():
-            parts = [p for p in folder.rglob("*.parquet")]
-            counts[t.qualified_name] = (
-                duckdb.sql(f"select count(*) from read_parquet({_sql_str(str(folder))} || '/**/*.parquet')").fetchone()[0]
-                if parts else 0)
+    con = duckdb.connect()
+    try:
+        for t in tables:
+            files = spark_table_files(t)
+            if files:
+                counts[t.qualified_name] = con.execute(
+                    "select count(*) from read_parquet(?)", [[str(f) for f in files]]
+                ).fetchone()[0]
+    finally:
+        con.close()
     return counts
 
 
@@ -218,12 +267,13 @@ def _spark_main(job_file: str) -> int:
             stage = f"`{t.raw_schema}`.`{t.name}{STAGE_SUFFIX}`"
             spark.sql(f"drop table if exists {stage}")
             staged_names.append(stage)
-            df = spark.read.parquet(entry["parquet"])
-            cols = ", ".join(f"cast(`{c.name}` as {SPARK_TYPES[c.type]}) as `{c.name}`" for c in t.columns)
-            df.createOrReplaceTempView("churnguard_load_input")
-            spark.sql(f"create table {stage} using parquet "
-                      f"comment {_sql_str(t.description + ' (raw, loaded by churnguard.loader)')} "
-                      f"as select {cols} from churnguard_load_input")
+            cols = ", ".join(f"`{c.name}` {SPARK_TYPES[c.type]}" for c in t.columns)
+            spark.sql(f"create table {stage} ({cols}) using parquet location {_sql_str(entry['location'])} "
+                      f"comment {_sql_str(t.description + ' (raw, loaded by churnguard.loader)')}")
+            rows = spark.sql(f"select count(*) from {stage}").collect()[0][0]
+            if rows != entry["rows"]:
+                raise RuntimeError(f"{t.qualified_name}: Spark reads {rows} rows from {entry['location']}, "
+                                   f"{entry['rows']} were written")
         log = f"`{META_SCHEMA}`.`{LOAD_LOG}`"
         spark.sql(f"create table if not exists {log} ("
                   + ", ".join(f"`{n}` {SPARK_TYPES[k]}" for n, k in LOAD_LOG_COLUMNS) + ") using parquet")
