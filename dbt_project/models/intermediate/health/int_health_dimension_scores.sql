@@ -11,10 +11,17 @@
     Incremental like fct_customer_day: each run rebuilds the days of
     customer_day_build_window() and replaces them wholesale (delete+insert by
     date_day). Windows read the 89 days (or the longest rule window) before the build
-    window, comparisons read the facts 28 and 90 days earlier, and carried-forward state
+    window, comparisons with the 90 days that ended 28, 90, 180 and 270 days earlier read
+    the facts of the 359 days before it, and carried-forward state
     (latest outreach decision, latest key-contact change) is read from the event models
     before each customer's first row, so any build range gives the same rows as a full
-    refresh. -#}
+    refresh.
+
+    fct_customer_day has no row on a churned customer's days without events, so windows
+    are RANGE frames over a day number and the comparisons are windows too (never a join
+    to the row N days earlier, which may be missing): a missing day had no event to add.
+    A comparison is used only when its days lie in the customer's observed history
+    (observed_days), where no events means zero, as it did when every day had a row. -#}
 
 -- depends_on: {{ ref('util_date_bounds') }}
 -- depends_on: {{ ref('warning_rules') }}
@@ -37,11 +44,38 @@ with facts as (
         and date_day <= {{ window.end }}
 ),
 
-earlier_facts as (
-    select customer_id, date_day, logins_90d, tickets_opened_90d, mrr, orders_90d, order_amount_90d
-    from {{ ref('fct_customer_day') }}
-    where date_day >= {{ add_days(window.start, -270) }}
-        and date_day <= {{ add_days(window.end, -28) }}
+-- The 90-day sums that ended 28, 90, 180 and 270 days before each day (null: no event in
+-- those days), from the daily values of the facts.
+earlier_windows_all as (
+    select
+        customer_id,
+        date_day,
+        {{ trailing_window('sum', 'logins', 90, ending_days_before=28) }} as logins_90d_28d_before,
+        {{ trailing_window('sum', 'tickets_opened', 90, ending_days_before=28) }} as tickets_opened_90d_28d_before,
+        {%- for days_before in [90, 180, 270] %}
+        {{ trailing_window('sum', 'orders', 90, ending_days_before=days_before) }} as orders_90d_{{ days_before }}d_before,
+        {{ trailing_window('sum', 'order_amount', 90, ending_days_before=days_before) }}
+            as order_amount_90d_{{ days_before }}d_before{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from (
+        select customer_id, date_day, {{ day_number('date_day') }} as day_number, logins, tickets_opened, orders, order_amount
+        from {{ ref('fct_customer_day') }}
+        where date_day >= {{ add_days(window.start, -359) }}
+            and date_day <= {{ window.end }}
+    ) as daily_values
+),
+
+earlier_windows as (
+    select * from earlier_windows_all
+    where date_day >= {{ window.start }}
+        and date_day <= {{ window.end }}
+),
+
+-- MRR in force on each day (no row: none), for the MRR 90 days earlier
+subscriptions_daily as (
+    select customer_id, date_day, mrr from {{ ref('int_subscriptions_daily') }}
+    where date_day >= {{ add_days(window.start, -90) }}
+        and date_day <= {{ add_days(window.end, -90) }}
 ),
 
 outreach_daily as (
@@ -122,6 +156,7 @@ joined as (
         facts.customer_day_id,
         facts.customer_id,
         facts.date_day,
+        {{ day_number('facts.date_day') }} as day_number,
         facts.churn_definition,
         facts.customer_status,
         facts.lifecycle_spell_number,
@@ -280,8 +315,8 @@ signals as (
         in_window.observed_days,
         case
             when in_window.observed_days - 28 >= 28
-                and weeks_before.logins_90d >= params.usage_baseline_min_logins
-                then {{ rounded('weeks_before.logins_90d * 28.0 / '
+                and coalesce(earlier_windows.logins_90d_28d_before, 0) >= params.usage_baseline_min_logins
+                then {{ rounded('coalesce(earlier_windows.logins_90d_28d_before, 0) * 28.0 / '
                     ~ 'case when in_window.observed_days - 28 < 90 then in_window.observed_days - 28 else 90 end') }}
         end as usage_baseline_logins_28d,
         case
@@ -316,12 +351,12 @@ signals as (
         in_window.order_amount_90d,
         case
             when in_window.observed_days - 90 >= 28
-                then {{ rounded('quarter_before.orders_90d * 90.0 / '
+                then {{ rounded('coalesce(earlier_windows.orders_90d_90d_before, 0) * 90.0 / '
                     ~ 'case when in_window.observed_days - 90 < 90 then in_window.observed_days - 90 else 90 end') }}
         end as orders_prior_90d,
         case
             when in_window.observed_days - 90 >= 28
-                then {{ rounded('quarter_before.order_amount_90d * 90.0 / '
+                then {{ rounded('coalesce(earlier_windows.order_amount_90d_90d_before, 0) * 90.0 / '
                     ~ 'case when in_window.observed_days - 90 < 90 then in_window.observed_days - 90 else 90 end', 2) }}
         end as order_amount_prior_90d,
         subscription_states.billing_term_months,
@@ -329,7 +364,7 @@ signals as (
         coalesce(subscription_states.committed_mrr, 0) * 3 + in_window.order_amount_90d as revenue_90d,
         case
             when in_window.observed_days - 90 >= 28
-                then quarter_before.mrr * 3 + {{ rounded('quarter_before.order_amount_90d * 90.0 / '
+                then coalesce(mrr_90d_before.mrr, 0) * 3 + {{ rounded('coalesce(earlier_windows.order_amount_90d_90d_before, 0) * 90.0 / '
                     ~ 'case when in_window.observed_days - 90 < 90 then in_window.observed_days - 90 else 90 end', 2) }}
         end as revenue_prior_90d,
         case
@@ -344,8 +379,8 @@ signals as (
         in_window.last_order_date,
         in_window.days_since_last_order,
         -- completed orders in the last 360 days (four 90-day windows), over the days observed
-        in_window.orders_90d + coalesce(quarter_before.orders_90d, 0) + coalesce(half_year_before.orders_90d, 0)
-            + coalesce(three_quarters_before.orders_90d, 0) as orders_360d,
+        in_window.orders_90d + coalesce(earlier_windows.orders_90d_90d_before, 0) + coalesce(earlier_windows.orders_90d_180d_before, 0)
+            + coalesce(earlier_windows.orders_90d_270d_before, 0) as orders_360d,
         case when in_window.observed_days < 360 then in_window.observed_days else 360 end as order_history_days,
         {{ rounded('in_window.mrr * 12 + in_window.order_amount_90d * 365.0 / '
             ~ 'case when in_window.observed_days < 28 then 28 when in_window.observed_days < 90 '
@@ -375,24 +410,18 @@ signals as (
         in_window.tickets_opened_90d,
         case
             when in_window.observed_days - 28 >= 28
-                then {{ rounded('weeks_before.tickets_opened_90d * 28.0 / '
+                then {{ rounded('coalesce(earlier_windows.tickets_opened_90d_28d_before, 0) * 28.0 / '
                     ~ 'case when in_window.observed_days - 28 < 90 then in_window.observed_days - 28 else 90 end') }}
         end as ticket_baseline_28d,
         coalesce(repeat_categories.repeat_ticket_categories, 0) as repeat_ticket_categories
     from in_window
     cross join params
-    left join earlier_facts as weeks_before
-        on in_window.customer_id = weeks_before.customer_id
-        and weeks_before.date_day = {{ add_days('in_window.date_day', -28) }}
-    left join earlier_facts as quarter_before
-        on in_window.customer_id = quarter_before.customer_id
-        and quarter_before.date_day = {{ add_days('in_window.date_day', -90) }}
-    left join earlier_facts as half_year_before
-        on in_window.customer_id = half_year_before.customer_id
-        and half_year_before.date_day = {{ add_days('in_window.date_day', -180) }}
-    left join earlier_facts as three_quarters_before
-        on in_window.customer_id = three_quarters_before.customer_id
-        and three_quarters_before.date_day = {{ add_days('in_window.date_day', -270) }}
+    left join earlier_windows
+        on in_window.customer_id = earlier_windows.customer_id
+        and in_window.date_day = earlier_windows.date_day
+    left join subscriptions_daily as mrr_90d_before
+        on in_window.customer_id = mrr_90d_before.customer_id
+        and mrr_90d_before.date_day = {{ add_days('in_window.date_day', -90) }}
     left join customer_starts
         on in_window.customer_id = customer_starts.customer_id
     left join outreach_daily as last_outreach
