@@ -12,7 +12,8 @@ churns and comes back (activity churn definition: 90 days without a login):
   (2025-03-01 + 90 days) and the customer is churned from then on;
 - while churned, two outbound contacts: a call on 2025-09-09 (never answered) and an email
   on 2025-09-15 (answered); the outcome of a contact is known 7 days later (the reply
-  window), on 2025-09-16 and 2025-09-22;
+  window), on 2025-09-16 and 2025-09-22, days without a fact row that the health score
+  still counts;
 - next login on 2025-09-23: a reactivation (spell 2).
 """
 
@@ -26,7 +27,6 @@ import pytest
 from raw_sample import RawSample
 
 CUSTOMER = "acc_000062"
-REPLY_WINDOW_DAYS = 7  # health scoring parameter outreach_reply_window_days (seed default)
 
 
 @pytest.fixture(scope="module")
@@ -52,19 +52,14 @@ def test_churned_customer_keeps_only_its_churn_day_and_days_with_events(con, raw
     assert recognised == date(2025, 5, 30)
     reactivated = spells[1]["start"]
 
-    # Events while churned, from the raw files: every interaction, and the day each
-    # outbound contact's outcome became known; logins, orders and tickets (none here).
+    # Events while churned, from the raw files: interactions, logins, orders, tickets,
+    # NPS answers (only the two contacts here).
     churned = lambda day: recognised < day < reactivated  # noqa: E731
-    interactions = raw.interactions[raw.interactions["account_id"] == CUSTOMER]
-    event_days = {d for d in interactions["day"] if churned(d)}
-    event_days |= {
-        d + timedelta(days=REPLY_WINDOW_DAYS)
-        for d in interactions.loc[interactions["direction"] == "outbound", "day"]
-        if churned(d + timedelta(days=REPLY_WINDOW_DAYS))
-    }
-    for frame, column in [(raw.logins, "day"), (raw.orders, "day"), (raw.tickets, "created")]:
+    event_days: set[date] = set()
+    for frame, column in [(raw.interactions, "day"), (raw.logins, "day"), (raw.orders, "day"),
+                          (raw.tickets, "created"), (raw.nps, "day")]:
         event_days |= {d for d in frame.loc[frame["account_id"] == CUSTOMER, column] if churned(d)}
-    assert sorted(event_days) == [date(2025, 9, 9), date(2025, 9, 15), date(2025, 9, 16), date(2025, 9, 22)]
+    assert sorted(event_days) == [date(2025, 9, 9), date(2025, 9, 15)]
 
     rows = _days(
         con,
@@ -72,7 +67,7 @@ def test_churned_customer_keeps_only_its_churn_day_and_days_with_events(con, raw
         "order by date_day",
         [CUSTOMER],
     )
-    # 116 churned calendar days (2025-05-30 to 2025-09-22) had a row each before; 5 remain.
+    # 116 churned calendar days (2025-05-30 to 2025-09-22) had a row each before; 3 remain.
     assert rows == [recognised, *sorted(event_days)]
 
     # The active days stay complete: every day of spell 1 from the history start
@@ -102,10 +97,6 @@ def test_every_churned_row_in_the_sample_is_a_churn_day_or_an_event_day(con):
             and facts.date_day <> spells.churn_recognized_date
             and facts.logins + facts.interactions + facts.orders + facts.invoices_issued
                 + facts.invoices_paid + facts.tickets_opened + facts.csat_responses + facts.nps_responses = 0
-            and not exists (select 1 from intermediate.int_health_outreach_daily as o
-                            where o.customer_id = facts.customer_id and o.date_day = facts.date_day)
-            and not exists (select 1 from intermediate.int_health_key_contact_changes as k
-                            where k.customer_id = facts.customer_id and k.date_day = facts.date_day)
         """
     ).fetchone()[0]
     assert unexplained == 0
@@ -145,8 +136,9 @@ def test_scores_after_the_return_are_those_of_the_every_day_table(con, raw):
         [CUSTOMER],
     ).fetchall()
     # 2025-09-23: no login in the 90 days to 2025-08-26, too few for a usage baseline; the
-    # two contacts decided while churned (2025-09-16, 2025-09-22; one answered) give a reply
-    # rate of 0.5, the last decided 1 day earlier, the last interaction 8 days earlier.
+    # two contacts decided while churned (2025-09-16, 2025-09-22, days without a fact row;
+    # one answered) give a reply rate of 0.5, the last decided 1 day earlier; the last
+    # interaction was 8 days earlier.
     assert dimension[0][1:] == (None, 2, pytest.approx(0.5), 1, 8)
     # 2025-11-20: the baseline is the 90 days to 2025-10-23 at a 28-day rate.
     logins = raw.logins[raw.logins["account_id"] == CUSTOMER]["day"]

@@ -17,7 +17,8 @@
     before each customer's first row, so any build range gives the same rows as a full
     refresh.
 
-    fct_customer_day has no row on a churned customer's days without events, so windows
+    fct_customer_day has no row on a churned customer's days without events (the days of
+    outreach decisions and key-contact changes are added here as unscored rows), so windows
     are RANGE frames over a day number and the comparisons are windows too (never a join
     to the row N days earlier, which may be missing): a missing day had no event to add.
     A comparison is used only when its days lie in the customer's observed history
@@ -149,62 +150,66 @@ prior_key_contact_change as (
     {{ last_date_before_first_row('key_contact_changes', 'last_key_contact_change_date') }}
 ),
 
+-- Outreach and key-contact days on which the facts have no row (a churned customer's
+-- days without other events, see fct_customer_day): rows for the windows and carried
+-- dates below only, never scored (is_active is false).
+event_only_days as (
+    select customer_id, date_day from outreach_daily
+    where date_day >= {{ add_days(window.start, -read_back) }}
+        and date_day <= {{ window.end }}
+    union
+    select customer_id, date_day from key_contact_changes
+    where date_day >= {{ add_days(window.start, -read_back) }}
+        and date_day <= {{ window.end }}
+),
+
+{%- set fact_columns = ['customer_day_id', 'churn_definition', 'customer_status', 'lifecycle_spell_number', 'is_active', 'is_in_grace_period', 'logins', 'logins_7d', 'logins_28d', 'last_login_date', 'days_since_last_login', 'last_interaction_date', 'days_since_last_interaction', 'mrr', 'next_renewal_date', 'days_until_renewal', 'orders_90d', 'order_amount_90d', 'last_order_date', 'days_since_last_order', 'invoices_paid', 'max_payment_delay_days', 'overdue_invoices', 'max_days_past_due', 'latest_nps_score', 'last_nps_date', 'latest_csat_score', 'last_csat_date', 'open_tickets', 'open_severe_tickets', 'tickets_opened_28d', 'severe_tickets_opened_28d', 'tickets_opened_90d'] %}
+
 -- Only the fact columns used below: the window operator carries every column it is
 -- given, so a narrow input keeps it fast (fct_customer_day has about 80).
-joined as (
+customer_day_rows as (
     select
-        facts.customer_day_id,
         facts.customer_id,
         facts.date_day,
-        {{ day_number('facts.date_day') }} as day_number,
-        facts.churn_definition,
-        facts.customer_status,
-        facts.lifecycle_spell_number,
-        facts.is_active,
-        facts.is_in_grace_period,
-        facts.logins,
-        facts.logins_7d,
-        facts.logins_28d,
-        facts.last_login_date,
-        facts.days_since_last_login,
-        facts.last_interaction_date,
-        facts.days_since_last_interaction,
-        facts.mrr,
-        facts.next_renewal_date,
-        facts.days_until_renewal,
-        facts.orders_90d,
-        facts.order_amount_90d,
-        facts.last_order_date,
-        facts.days_since_last_order,
-        facts.invoices_paid,
-        facts.max_payment_delay_days,
-        facts.overdue_invoices,
-        facts.max_days_past_due,
-        facts.latest_nps_score,
-        facts.last_nps_date,
-        facts.latest_csat_score,
-        facts.last_csat_date,
-        facts.open_tickets,
-        facts.open_severe_tickets,
-        facts.tickets_opened_28d,
-        facts.severe_tickets_opened_28d,
-        facts.tickets_opened_90d,
+        {%- for column in fact_columns %}
+        facts.{{ column }},
+        {%- endfor %}
+        {{ day_number('facts.date_day') }} as day_number
+    from facts
+    union all
+    select
+        event_only_days.customer_id,
+        event_only_days.date_day,
+        {%- for column in fact_columns %}
+        {% if column == 'is_active' %}false{% else %}null{% endif %} as {{ column }},
+        {%- endfor %}
+        {{ day_number('event_only_days.date_day') }} as day_number
+    from event_only_days
+    left join facts
+        on event_only_days.customer_id = facts.customer_id
+        and event_only_days.date_day = facts.date_day
+    where facts.customer_id is null
+),
+
+joined as (
+    select
+        customer_day_rows.*,
         coalesce(outreach_daily.outreach_decided, 0) as outreach_decided,
         coalesce(outreach_daily.outreach_unanswered, 0) as outreach_unanswered_decided,
         key_contact_changes.key_contact_events,
         prior_outreach.last_outreach_decided_date as prior_last_outreach_decided_date,
         prior_key_contact_change.last_key_contact_change_date as prior_last_key_contact_change_date
-    from facts
+    from customer_day_rows
     left join outreach_daily
-        on facts.customer_id = outreach_daily.customer_id
-        and facts.date_day = outreach_daily.date_day
+        on customer_day_rows.customer_id = outreach_daily.customer_id
+        and customer_day_rows.date_day = outreach_daily.date_day
     left join key_contact_changes
-        on facts.customer_id = key_contact_changes.customer_id
-        and facts.date_day = key_contact_changes.date_day
+        on customer_day_rows.customer_id = key_contact_changes.customer_id
+        and customer_day_rows.date_day = key_contact_changes.date_day
     left join prior_outreach
-        on facts.customer_id = prior_outreach.customer_id
+        on customer_day_rows.customer_id = prior_outreach.customer_id
     left join prior_key_contact_change
-        on facts.customer_id = prior_key_contact_change.customer_id
+        on customer_day_rows.customer_id = prior_key_contact_change.customer_id
 ),
 
 windowed as (

@@ -2,8 +2,8 @@
     the customer's start (or the history start) to the as-of date: the days of each
     lifecycle spell (a subscription's grace gap included) through the day its churn is
     recognised. After that day, until the customer returns, a day has a row only if
-    something happened on it (a login, interaction, order, invoice event, ticket, survey
-    answer, decided outreach or key-contact change), so that the trailing windows and the
+    something happened on it (a login, interaction, order, invoice issued or paid, ticket
+    opened, survey answer), so that the trailing windows and the
     carried-forward dates of the rows after it see every event: cost follows activity, not
     customers times calendar days. Each row carries the day's activity, rolling 7/28/90-day windows, state carried
     forward (days since last login/order/interaction, latest CSAT and NPS, MRR, open
@@ -89,19 +89,6 @@ satisfaction_daily as (
     select * from {{ ref('int_satisfaction_daily') }}
 ),
 
--- event days the health models' windows and carried dates read (int_health_dimension_scores)
-outreach_days as (
-    select customer_id, date_day from {{ ref('int_health_outreach_daily') }}
-    where date_day >= {{ read_from }}
-        and date_day <= {{ window.end }}
-),
-
-key_contact_change_days as (
-    select customer_id, date_day from {{ ref('int_health_key_contact_changes') }}
-    where date_day >= {{ read_from }}
-        and date_day <= {{ window.end }}
-),
-
 -- The day join reads only the days this run reads (the expansions above, such as
 -- subscription-days, are filtered before they are built), so a nightly run's cost
 -- follows its window; prior state below still reads the full daily aggregates.
@@ -115,12 +102,12 @@ key_contact_change_days as (
 {%- endfor %}
 
 -- Days on which the customer had an event that a window or a carried-forward date reads
--- (here or in int_health_dimension_scores). State tables (subscriptions, receivables,
+-- (here or in int_health_dimension_scores, which adds the days of its own event models,
+-- outreach and key-contact changes, itself). State tables (subscriptions, receivables,
 -- open tickets) are not events: they are read only on the row's own day.
 event_days as (
     {%- for name in ['usage_daily_in_range', 'interactions_daily_in_range', 'orders_daily_in_range',
-        'invoices_daily', 'tickets_daily', 'satisfaction_daily_in_range', 'outreach_days',
-        'key_contact_change_days'] %}
+        'invoices_daily', 'tickets_daily', 'satisfaction_daily_in_range'] %}
     select customer_id, date_day from {{ name }}
     {%- if not loop.last %}
     union
