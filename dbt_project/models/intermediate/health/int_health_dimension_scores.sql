@@ -163,7 +163,18 @@ event_only_days as (
         and date_day <= {{ window.end }}
 ),
 
-{%- set fact_columns = ['customer_day_id', 'churn_definition', 'customer_status', 'lifecycle_spell_number', 'is_active', 'is_in_grace_period', 'logins', 'logins_7d', 'logins_28d', 'last_login_date', 'days_since_last_login', 'last_interaction_date', 'days_since_last_interaction', 'mrr', 'next_renewal_date', 'days_until_renewal', 'orders_90d', 'order_amount_90d', 'last_order_date', 'days_since_last_order', 'invoices_paid', 'max_payment_delay_days', 'overdue_invoices', 'max_days_past_due', 'latest_nps_score', 'last_nps_date', 'latest_csat_score', 'last_csat_date', 'open_tickets', 'open_severe_tickets', 'tickets_opened_28d', 'severe_tickets_opened_28d', 'tickets_opened_90d'] %}
+{#- the fact columns used below (the event-only rows have them null) -#}
+{%- set fact_columns = [
+    'customer_day_id', 'churn_definition', 'customer_status', 'lifecycle_spell_number',
+    'is_active', 'is_in_grace_period', 'logins', 'logins_7d', 'logins_28d',
+    'last_login_date', 'days_since_last_login', 'last_interaction_date',
+    'days_since_last_interaction', 'mrr', 'next_renewal_date', 'days_until_renewal',
+    'orders_90d', 'order_amount_90d', 'last_order_date', 'days_since_last_order',
+    'invoices_paid', 'max_payment_delay_days', 'overdue_invoices', 'max_days_past_due',
+    'latest_nps_score', 'last_nps_date', 'latest_csat_score', 'last_csat_date',
+    'open_tickets', 'open_severe_tickets', 'tickets_opened_28d',
+    'severe_tickets_opened_28d', 'tickets_opened_90d'
+] %}
 
 -- Only the fact columns used below: the window operator carries every column it is
 -- given, so a narrow input keeps it fast (fct_customer_day has about 80).
