@@ -34,7 +34,9 @@ def test_a_changed_var_on_a_built_warehouse_asks_for_a_full_refresh(tmp_path: Pa
     recorded = dict(_query(warehouse, "select model_name, config_text from utilities.util_build_config"))
     assert "churn_grace_days=30" in recorded["fct_customer_day"]
     # p_pending's subscription ended 2025-06-10: inside the 30-day gap on the as-of date.
-    status = "select customer_status from marts.fct_customer_day where customer_id = 'p_pending' and date_day = '2025-06-30'"
+    # Read on 2025-06-10, the churn day with a 0-day gap (a churned customer's later days
+    # without events have no row).
+    status = "select customer_status from marts.fct_customer_day where customer_id = 'p_pending' and date_day = '2025-06-10'"
     assert _query(warehouse, status) == [("active",)]
 
     changed = {**DBT_VARS, "churn_grace_days": 0}

@@ -71,13 +71,18 @@ def test_sampled_customer_days_match_values_computed_from_raw_files(facts, raw):
     assert not mismatches, "\n".join(mismatches[:30])
 
 
-def test_one_row_per_customer_day_from_start_to_as_of(facts, raw):
+def test_one_row_per_active_customer_day_from_start_to_as_of(facts, raw):
     assert facts["date_day"].max().date() == raw.as_of
     assert facts["date_day"].min().date() == raw.history_start
-    per_customer = facts.groupby("customer_id")["date_day"].agg(["min", "max", "count"])
-    spans = (per_customer["max"] - per_customer["min"]).dt.days + 1
-    assert (per_customer["count"] == spans).all(), "every customer has one row per day, no gaps"
-    assert (per_customer["max"].dt.date == raw.as_of).all()
+    # Every day of each spell while the customer is active, no gaps; the days after a
+    # recognised churn have rows only when something happened (test_dead_customer_days.py).
+    active = facts[facts["is_active"]]
+    per_spell = active.groupby(["customer_id", "lifecycle_spell_number"])["date_day"].agg(["min", "max", "count"])
+    spans = (per_spell["max"] - per_spell["min"]).dt.days + 1
+    assert (per_spell["count"] == spans).all(), "every active customer-day has one row, no gaps"
+    on_as_of = set(facts.loc[facts["date_day"].dt.date == raw.as_of, "customer_id"])
+    not_churned = {c for c in facts["customer_id"].unique() if raw.status(c, raw.as_of)[0] != "churned"}
+    assert not_churned <= on_as_of and len(not_churned) > 200
 
 
 def test_churn_dates_agree_with_the_generators_ground_truth(sample_warehouse, sample_dir):

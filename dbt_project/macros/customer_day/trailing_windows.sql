@@ -1,13 +1,32 @@
 {#- Window expressions shared by the customer-day models (fct_customer_day,
-    int_health_dimension_scores). Both read one row per customer per day, so a frame of
-    `rows` is a frame of days. ROWS frames are standard SQL: DuckDB, Spark, Snowflake,
-    BigQuery, Postgres and Redshift all run them as written. -#}
+    int_health_dimension_scores). Their rows are not one per calendar day: a customer has
+    no row on the days after a recognised churn unless something happened that day (see
+    fct_customer_day). Trailing windows therefore use RANGE frames over a whole day number
+    (`day_number` below), not ROWS frames: a frame of `days` days is the same whatever days
+    are missing, and a missing day had nothing to add. Numeric RANGE offsets run on DuckDB,
+    PostgreSQL 11+, Spark, Snowflake and BigQuery. -#}
 
-{#- `agg(expression)` over the `days` days ending on (and including) each row's day. -#}
-{% macro trailing_window(agg, expression, days, partition_by='customer_id', order_by='date_day') -%}
+{#- The fixed day that day numbers count from. -#}
+{% macro day_number_origin() -%}
+    cast('2000-01-01' as date)
+{%- endmacro %}
+
+
+{#- Whole days from day_number_origin() to `date_expr`: an integer to order RANGE frames by. -#}
+{% macro day_number(date_expr) -%}
+    {{ days_between(day_number_origin(), date_expr) }}
+{%- endmacro %}
+
+
+{#- `agg(expression)` over the `days` days ending on (and including) each row's day, or,
+    with `ending_days_before`, over the `days` days ending that many days before it (the
+    90 days up to 28 days ago). `order_by` must be a whole day number (day_number()). An
+    empty frame gives null. -#}
+{% macro trailing_window(agg, expression, days, partition_by='customer_id', order_by='day_number', ending_days_before=0) -%}
     {{ agg }}({{ expression }}) over (
             partition by {{ partition_by }} order by {{ order_by }}
-            rows between {{ days - 1 }} preceding and current row
+            range between {{ days - 1 + ending_days_before }} preceding and
+            {%- if ending_days_before > 0 %} {{ ending_days_before }} preceding{% else %} current row{% endif %}
         )
 {%- endmacro %}
 

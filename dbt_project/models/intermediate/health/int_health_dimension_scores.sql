@@ -11,10 +11,18 @@
     Incremental like fct_customer_day: each run rebuilds the days of
     customer_day_build_window() and replaces them wholesale (delete+insert by
     date_day). Windows read the 89 days (or the longest rule window) before the build
-    window, comparisons read the facts 28 and 90 days earlier, and carried-forward state
+    window, comparisons with the 90 days that ended 28, 90, 180 and 270 days earlier read
+    the facts of the 359 days before it, and carried-forward state
     (latest outreach decision, latest key-contact change) is read from the event models
     before each customer's first row, so any build range gives the same rows as a full
-    refresh. -#}
+    refresh.
+
+    fct_customer_day has no row on a churned customer's days without events (the days of
+    outreach decisions and key-contact changes are added here as unscored rows), so windows
+    are RANGE frames over a day number and the comparisons are windows too (never a join
+    to the row N days earlier, which may be missing): a missing day had no event to add.
+    A comparison is used only when its days lie in the customer's observed history
+    (observed_days), where no events means zero, as it did when every day had a row. -#}
 
 -- depends_on: {{ ref('util_date_bounds') }}
 -- depends_on: {{ ref('warning_rules') }}
@@ -37,11 +45,38 @@ with facts as (
         and date_day <= {{ window.end }}
 ),
 
-earlier_facts as (
-    select customer_id, date_day, logins_90d, tickets_opened_90d, mrr, orders_90d, order_amount_90d
-    from {{ ref('fct_customer_day') }}
-    where date_day >= {{ add_days(window.start, -270) }}
-        and date_day <= {{ add_days(window.end, -28) }}
+-- The 90-day sums that ended 28, 90, 180 and 270 days before each day (null: no event in
+-- those days), from the daily values of the facts.
+earlier_windows_all as (
+    select
+        customer_id,
+        date_day,
+        {{ trailing_window('sum', 'logins', 90, ending_days_before=28) }} as logins_90d_28d_before,
+        {{ trailing_window('sum', 'tickets_opened', 90, ending_days_before=28) }} as tickets_opened_90d_28d_before,
+        {%- for days_before in [90, 180, 270] %}
+        {{ trailing_window('sum', 'orders', 90, ending_days_before=days_before) }} as orders_90d_{{ days_before }}d_before,
+        {{ trailing_window('sum', 'order_amount', 90, ending_days_before=days_before) }}
+            as order_amount_90d_{{ days_before }}d_before{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from (
+        select customer_id, date_day, {{ day_number('date_day') }} as day_number, logins, tickets_opened, orders, order_amount
+        from {{ ref('fct_customer_day') }}
+        where date_day >= {{ add_days(window.start, -359) }}
+            and date_day <= {{ window.end }}
+    ) as daily_values
+),
+
+earlier_windows as (
+    select * from earlier_windows_all
+    where date_day >= {{ window.start }}
+        and date_day <= {{ window.end }}
+),
+
+-- MRR in force on each day (no row: none), for the MRR 90 days earlier
+subscriptions_daily as (
+    select customer_id, date_day, mrr from {{ ref('int_subscriptions_daily') }}
+    where date_day >= {{ add_days(window.start, -90) }}
+        and date_day <= {{ add_days(window.end, -90) }}
 ),
 
 outreach_daily as (
@@ -115,61 +150,77 @@ prior_key_contact_change as (
     {{ last_date_before_first_row('key_contact_changes', 'last_key_contact_change_date') }}
 ),
 
+-- Outreach and key-contact days on which the facts have no row (a churned customer's
+-- days without other events, see fct_customer_day): rows for the windows and carried
+-- dates below only, never scored (is_active is false).
+event_only_days as (
+    select customer_id, date_day from outreach_daily
+    where date_day >= {{ add_days(window.start, -read_back) }}
+        and date_day <= {{ window.end }}
+    union
+    select customer_id, date_day from key_contact_changes
+    where date_day >= {{ add_days(window.start, -read_back) }}
+        and date_day <= {{ window.end }}
+),
+
+{#- the fact columns used below (the event-only rows have them null) -#}
+{%- set fact_columns = [
+    'customer_day_id', 'churn_definition', 'customer_status', 'lifecycle_spell_number',
+    'is_active', 'is_in_grace_period', 'logins', 'logins_7d', 'logins_28d',
+    'last_login_date', 'days_since_last_login', 'last_interaction_date',
+    'days_since_last_interaction', 'mrr', 'next_renewal_date', 'days_until_renewal',
+    'orders_90d', 'order_amount_90d', 'last_order_date', 'days_since_last_order',
+    'invoices_paid', 'max_payment_delay_days', 'overdue_invoices', 'max_days_past_due',
+    'latest_nps_score', 'last_nps_date', 'latest_csat_score', 'last_csat_date',
+    'open_tickets', 'open_severe_tickets', 'tickets_opened_28d',
+    'severe_tickets_opened_28d', 'tickets_opened_90d'
+] %}
+
 -- Only the fact columns used below: the window operator carries every column it is
 -- given, so a narrow input keeps it fast (fct_customer_day has about 80).
-joined as (
+customer_day_rows as (
     select
-        facts.customer_day_id,
         facts.customer_id,
         facts.date_day,
-        facts.churn_definition,
-        facts.customer_status,
-        facts.lifecycle_spell_number,
-        facts.is_active,
-        facts.is_in_grace_period,
-        facts.logins,
-        facts.logins_7d,
-        facts.logins_28d,
-        facts.last_login_date,
-        facts.days_since_last_login,
-        facts.last_interaction_date,
-        facts.days_since_last_interaction,
-        facts.mrr,
-        facts.next_renewal_date,
-        facts.days_until_renewal,
-        facts.orders_90d,
-        facts.order_amount_90d,
-        facts.last_order_date,
-        facts.days_since_last_order,
-        facts.invoices_paid,
-        facts.max_payment_delay_days,
-        facts.overdue_invoices,
-        facts.max_days_past_due,
-        facts.latest_nps_score,
-        facts.last_nps_date,
-        facts.latest_csat_score,
-        facts.last_csat_date,
-        facts.open_tickets,
-        facts.open_severe_tickets,
-        facts.tickets_opened_28d,
-        facts.severe_tickets_opened_28d,
-        facts.tickets_opened_90d,
+        {%- for column in fact_columns %}
+        facts.{{ column }},
+        {%- endfor %}
+        {{ day_number('facts.date_day') }} as day_number
+    from facts
+    union all
+    select
+        event_only_days.customer_id,
+        event_only_days.date_day,
+        {%- for column in fact_columns %}
+        {% if column == 'is_active' %}false{% else %}null{% endif %} as {{ column }},
+        {%- endfor %}
+        {{ day_number('event_only_days.date_day') }} as day_number
+    from event_only_days
+    left join facts
+        on event_only_days.customer_id = facts.customer_id
+        and event_only_days.date_day = facts.date_day
+    where facts.customer_id is null
+),
+
+joined as (
+    select
+        customer_day_rows.*,
         coalesce(outreach_daily.outreach_decided, 0) as outreach_decided,
         coalesce(outreach_daily.outreach_unanswered, 0) as outreach_unanswered_decided,
         key_contact_changes.key_contact_events,
         prior_outreach.last_outreach_decided_date as prior_last_outreach_decided_date,
         prior_key_contact_change.last_key_contact_change_date as prior_last_key_contact_change_date
-    from facts
+    from customer_day_rows
     left join outreach_daily
-        on facts.customer_id = outreach_daily.customer_id
-        and facts.date_day = outreach_daily.date_day
+        on customer_day_rows.customer_id = outreach_daily.customer_id
+        and customer_day_rows.date_day = outreach_daily.date_day
     left join key_contact_changes
-        on facts.customer_id = key_contact_changes.customer_id
-        and facts.date_day = key_contact_changes.date_day
+        on customer_day_rows.customer_id = key_contact_changes.customer_id
+        and customer_day_rows.date_day = key_contact_changes.date_day
     left join prior_outreach
-        on facts.customer_id = prior_outreach.customer_id
+        on customer_day_rows.customer_id = prior_outreach.customer_id
     left join prior_key_contact_change
-        on facts.customer_id = prior_key_contact_change.customer_id
+        on customer_day_rows.customer_id = prior_key_contact_change.customer_id
 ),
 
 windowed as (
@@ -280,8 +331,8 @@ signals as (
         in_window.observed_days,
         case
             when in_window.observed_days - 28 >= 28
-                and weeks_before.logins_90d >= params.usage_baseline_min_logins
-                then {{ rounded('weeks_before.logins_90d * 28.0 / '
+                and coalesce(earlier_windows.logins_90d_28d_before, 0) >= params.usage_baseline_min_logins
+                then {{ rounded('coalesce(earlier_windows.logins_90d_28d_before, 0) * 28.0 / '
                     ~ 'case when in_window.observed_days - 28 < 90 then in_window.observed_days - 28 else 90 end') }}
         end as usage_baseline_logins_28d,
         case
@@ -316,12 +367,12 @@ signals as (
         in_window.order_amount_90d,
         case
             when in_window.observed_days - 90 >= 28
-                then {{ rounded('quarter_before.orders_90d * 90.0 / '
+                then {{ rounded('coalesce(earlier_windows.orders_90d_90d_before, 0) * 90.0 / '
                     ~ 'case when in_window.observed_days - 90 < 90 then in_window.observed_days - 90 else 90 end') }}
         end as orders_prior_90d,
         case
             when in_window.observed_days - 90 >= 28
-                then {{ rounded('quarter_before.order_amount_90d * 90.0 / '
+                then {{ rounded('coalesce(earlier_windows.order_amount_90d_90d_before, 0) * 90.0 / '
                     ~ 'case when in_window.observed_days - 90 < 90 then in_window.observed_days - 90 else 90 end', 2) }}
         end as order_amount_prior_90d,
         subscription_states.billing_term_months,
@@ -329,7 +380,7 @@ signals as (
         coalesce(subscription_states.committed_mrr, 0) * 3 + in_window.order_amount_90d as revenue_90d,
         case
             when in_window.observed_days - 90 >= 28
-                then quarter_before.mrr * 3 + {{ rounded('quarter_before.order_amount_90d * 90.0 / '
+                then coalesce(mrr_90d_before.mrr, 0) * 3 + {{ rounded('coalesce(earlier_windows.order_amount_90d_90d_before, 0) * 90.0 / '
                     ~ 'case when in_window.observed_days - 90 < 90 then in_window.observed_days - 90 else 90 end', 2) }}
         end as revenue_prior_90d,
         case
@@ -344,8 +395,8 @@ signals as (
         in_window.last_order_date,
         in_window.days_since_last_order,
         -- completed orders in the last 360 days (four 90-day windows), over the days observed
-        in_window.orders_90d + coalesce(quarter_before.orders_90d, 0) + coalesce(half_year_before.orders_90d, 0)
-            + coalesce(three_quarters_before.orders_90d, 0) as orders_360d,
+        in_window.orders_90d + coalesce(earlier_windows.orders_90d_90d_before, 0) + coalesce(earlier_windows.orders_90d_180d_before, 0)
+            + coalesce(earlier_windows.orders_90d_270d_before, 0) as orders_360d,
         case when in_window.observed_days < 360 then in_window.observed_days else 360 end as order_history_days,
         {{ rounded('in_window.mrr * 12 + in_window.order_amount_90d * 365.0 / '
             ~ 'case when in_window.observed_days < 28 then 28 when in_window.observed_days < 90 '
@@ -375,24 +426,18 @@ signals as (
         in_window.tickets_opened_90d,
         case
             when in_window.observed_days - 28 >= 28
-                then {{ rounded('weeks_before.tickets_opened_90d * 28.0 / '
+                then {{ rounded('coalesce(earlier_windows.tickets_opened_90d_28d_before, 0) * 28.0 / '
                     ~ 'case when in_window.observed_days - 28 < 90 then in_window.observed_days - 28 else 90 end') }}
         end as ticket_baseline_28d,
         coalesce(repeat_categories.repeat_ticket_categories, 0) as repeat_ticket_categories
     from in_window
     cross join params
-    left join earlier_facts as weeks_before
-        on in_window.customer_id = weeks_before.customer_id
-        and weeks_before.date_day = {{ add_days('in_window.date_day', -28) }}
-    left join earlier_facts as quarter_before
-        on in_window.customer_id = quarter_before.customer_id
-        and quarter_before.date_day = {{ add_days('in_window.date_day', -90) }}
-    left join earlier_facts as half_year_before
-        on in_window.customer_id = half_year_before.customer_id
-        and half_year_before.date_day = {{ add_days('in_window.date_day', -180) }}
-    left join earlier_facts as three_quarters_before
-        on in_window.customer_id = three_quarters_before.customer_id
-        and three_quarters_before.date_day = {{ add_days('in_window.date_day', -270) }}
+    left join earlier_windows
+        on in_window.customer_id = earlier_windows.customer_id
+        and in_window.date_day = earlier_windows.date_day
+    left join subscriptions_daily as mrr_90d_before
+        on in_window.customer_id = mrr_90d_before.customer_id
+        and mrr_90d_before.date_day = {{ add_days('in_window.date_day', -90) }}
     left join customer_starts
         on in_window.customer_id = customer_starts.customer_id
     left join outreach_daily as last_outreach

@@ -1,7 +1,17 @@
-{#- One row per customer per day, from the customer's start (or the history start) to
-    the as-of date: the day's activity, rolling 7/28/90-day windows, state carried
+{#- One row per customer per day on which the customer can be scored or counted, from
+    the customer's start (or the history start) to the as-of date: the days of each
+    lifecycle spell (a subscription's grace gap included) through the day its churn is
+    recognised. After that day, until the customer returns, a day has a row only if
+    something happened on it (a login, interaction, order, invoice issued or paid, ticket
+    opened, survey answer), so that the trailing windows and the
+    carried-forward dates of the rows after it see every event: cost follows activity, not
+    customers times calendar days. Each row carries the day's activity, rolling 7/28/90-day windows, state carried
     forward (days since last login/order/interaction, latest CSAT and NPS, MRR, open
     tickets, overdue invoices) and the customer's lifecycle status that day.
+
+    Trailing windows are RANGE frames over a day number (macros/customer_day), so the
+    missing days change no window. A day's presence depends only on the spells and that
+    day's events, so any build range gives the same rows as a full refresh.
 
     Incremental: each run rebuilds the days in customer_day_build_window() (by default
     the last lookback_days already built plus every new day) and replaces those days
@@ -91,7 +101,22 @@ satisfaction_daily as (
 ),
 {%- endfor %}
 
-customer_days as (
+-- Days on which the customer had an event that a window or a carried-forward date reads
+-- (here or in int_health_dimension_scores, which adds the days of its own event models,
+-- outreach and key-contact changes, itself). State tables (subscriptions, receivables,
+-- open tickets) are not events: they are read only on the row's own day.
+event_days as (
+    {%- for name in ['usage_daily_in_range', 'interactions_daily_in_range', 'orders_daily_in_range',
+        'invoices_daily', 'tickets_daily', 'satisfaction_daily_in_range'] %}
+    select customer_id, date_day from {{ name }}
+    {%- if not loop.last %}
+    union
+    {%- endif %}
+    {%- endfor %}
+),
+
+-- Every calendar day of each spell until the next one starts ...
+spell_days as (
     select
         spells.customer_id,
         calendar.date_day,
@@ -102,6 +127,18 @@ customer_days as (
     inner join calendar
         on calendar.date_day >= spells.spell_start_date
         and (spells.next_spell_start_date is null or calendar.date_day < spells.next_spell_start_date)
+),
+
+-- ... less the days after the recognised churn on which nothing happened.
+customer_days as (
+    select spell_days.*
+    from spell_days
+    left join event_days
+        on spell_days.customer_id = event_days.customer_id
+        and spell_days.date_day = event_days.date_day
+    where spell_days.churn_recognized_date is null
+        or spell_days.date_day <= spell_days.churn_recognized_date
+        or event_days.customer_id is not null
 ),
 
 -- State from before each customer's first row in this run (events before its first
@@ -132,6 +169,7 @@ joined as (
         customer_days.churn_definition,
         customer_days.spell_number,
         customer_days.churn_recognized_date,
+        {{ day_number('customer_days.date_day') }} as day_number,
         coalesce(usage_daily.logins, 0) as logins,
         coalesce(usage_daily.active_users, 0) as active_users,
         coalesce(interactions_daily.interactions, 0) as interactions,
