@@ -95,6 +95,10 @@ def test_spark_parameters_become_literals_outside_quotes() -> None:
     assert warehouse_sql._inline(sql, ["it's", date(2024, 1, 1), date(2024, 1, 31), 3]) == (
         "select '?' as q, x from t where a = 'it\\'s' and d between date '2024-01-01' and date '2024-01-31' and n = 3"
     )
+    # floats Python writes as 'nan' / 'inf' are not SQL literals
+    assert warehouse_sql._inline("select ?, ?, ?, ?", [0.5, float("nan"), float("inf"), -float("inf")]) == (
+        "select 0.5, double('NaN'), double('Infinity'), double('-Infinity')"
+    )
 
 
 def test_cursor_frames_are_typed_like_duckdb() -> None:

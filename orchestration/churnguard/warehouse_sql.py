@@ -26,6 +26,7 @@ unreachable server is a `WarehouseUnavailableError` naming the server, never a f
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from contextlib import contextmanager
@@ -106,6 +107,8 @@ def _literal(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):  # 'nan', 'inf' are not SQL
+        return f"double('{'NaN' if math.isnan(value) else ('Infinity' if value > 0 else '-Infinity')}')"
     if isinstance(value, (int, float, Decimal)):
         return repr(value) if not isinstance(value, Decimal) else str(value)
     if isinstance(value, datetime):
