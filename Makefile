@@ -44,7 +44,7 @@ bench-check: $(STAMP)
 # /usr/lib/postgresql/<version>/bin is added to PATH when they are not on it) and Java 17.
 PG_BINDIR := $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin)))
 test-engines: $(ENGINES_STAMP)
-	PATH="$$PATH$(if $(PG_BINDIR),:$(PG_BINDIR))" $(BIN)/python -m pytest tests/engines -m engines -p no:cacheprovider --durations=0
+	PATH="$$PATH$(if $(PG_BINDIR),:$(PG_BINDIR))" $(BIN)/python -m pytest tests/engines -m engines -n 2 --dist loadgroup -rP -p no:cacheprovider --durations=0
 
 sample: $(STAMP)
 	rm -rf seeds/sample

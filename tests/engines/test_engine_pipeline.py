@@ -79,6 +79,7 @@ def _duckdb_run(root: Path, world: Path, what: str) -> list[str]:
 # ------------------------------------------------------------------ PostgreSQL
 
 
+@pytest.mark.xdist_group("postgres")
 def test_postgres_run_delivers_duckdbs_alerts_without_a_duckdb_file(postgres_env, tmp_path) -> None:  # noqa: F811
     import psycopg
 
@@ -136,6 +137,7 @@ def test_postgres_run_delivers_duckdbs_alerts_without_a_duckdb_file(postgres_env
 # ------------------------------------------------------------------ Spark
 
 
+@pytest.mark.xdist_group("spark")
 @pytest.mark.skipif(
     os.environ.get("CHURNGUARD_TEST_SPARK_PIPELINE") != "1",
     reason="about an hour on 2 cores (every step starts a JVM): set CHURNGUARD_TEST_SPARK_PIPELINE=1 to run it",
@@ -163,6 +165,7 @@ def test_spark_run_delivers_duckdbs_alerts_without_a_duckdb_file(tmp_path) -> No
     assert state == expected
 
 
+@pytest.mark.xdist_group("postgres")  # the worker that filled TIMINGS (the Spark test is opt-in)
 def test_zz_print_timings() -> None:
     for what, seconds in TIMINGS.items():
         print(f"{what}: {seconds:.0f}s")
