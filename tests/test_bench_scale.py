@@ -48,3 +48,16 @@ def test_result_file_names_keep_the_plain_size_for_the_default_world(scale) -> N
     assert scale.result_name("S", "order_shop") == "S-order_shop.json"
     assert scale.label_of({"size": "M"}) == "M"
     assert scale.label_of({"size": "S", "world": "heavy_usage"}, long=True) == "Size S, world heavy_usage"
+
+
+def test_order_log_reads_each_steps_time_from_the_progress_lines() -> None:
+    spec = importlib.util.spec_from_file_location("bench_order_log", REPO / "benchmarks" / "order_log.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    lines = [
+        "[06:29:43]     dbt_seed_reference_data done in 42.7s\n",
+        "[06:29:44]     raw_data: loaded 14 raw tables, 2,762,630 rows in 15.5s\n",  # not a step's end
+        "[06:30:02]     raw_data done in 19.0s\n",
+        "[06:38:16]     dbt_build_daily_facts: built fct_customer_day in 262.5s\n",  # a model, not a step
+    ]
+    assert module.step_seconds(lines) == {"dbt_seed_reference_data": 42.7, "raw_data": 19.0}
