@@ -668,7 +668,7 @@ def render(out: Path) -> None:
     results = stored_results()
     if not results:
         raise SystemExit("no stored results in benchmarks/results/; run a size first")
-    info = results[-1]["machine"]
+    info = results[0]["machine"]
     notes_path = REPO / "benchmarks" / "NOTES.md"
     lines = [
         "# Benchmarks",
@@ -690,7 +690,12 @@ def render(out: Path) -> None:
         "",
     ]
     for result in results:
-        lines += size_table(result) + [""]
+        table = size_table(result)
+        other = result.get("machine", info)
+        if other != info:  # measured on another machine or library version than the header's
+            table[2:2] = [f"Machine of this run: {other['cores']} cores ({other['cpu']}), {other['memory_gib']} GiB; "
+                          f"DuckDB {other['duckdb']}, dbt-core {other['dbt']}, Python {other['python']}.", ""]
+        lines += table + [""]
     lines += ["### Row counts", ""] + rows_table(results) + [""]
     if notes_path.exists():
         lines += [notes_path.read_text().rstrip(), ""]
