@@ -1,10 +1,13 @@
 """Scale benchmark: generate, load, build and deliver at size S, M or L, and compare
 every step with a lower-bound reference pass.
 
-    .venv/bin/python benchmarks/scale.py --size S|M|L [--out docs/BENCHMARKS.md]
+    .venv/bin/python benchmarks/scale.py --size S|M|L [--world NAME] [--out docs/BENCHMARKS.md]
                                          [--check] [--workdir DIR] [--history-days N]
 
 Sizes: S = 1,000 customers x 365 days, M = 10,000 x 730, L = 100,000 x 730.
+``--world`` picks the generator's world (``churnguard generate --world``; default saas, the
+subscription world every size was first measured on; order_shop is the purchase-log-shaped
+world, heavy_usage the login-heavy one).
 
 Every step runs as a subprocess (the `churnguard` CLI, or benchmarks/reference_pass.py)
 with the same DuckDB settings (the dbt profile's: CHURNGUARD_DUCKDB_MEMORY_LIMIT, default
@@ -28,9 +31,12 @@ are recorded. Steps:
 
 ``--history-days N`` also builds an N-day dataset of the same customers and times its
 nightly run, to show whether nightly cost grows with history. Results are stored in
-benchmarks/results/<size>.json (a ``--check`` run without ``--out`` keeps them in its
-workdir); ``--out`` renders every stored size into one Markdown
-file. ``--check`` exits 1 on gross regressions only: a failed step, an incremental run
+benchmarks/results/<size>.json for the saas world and <size>-<world>.json for the others
+(a ``--check`` run without ``--out`` keeps them in its workdir); ``--out`` renders every
+stored size and world into one Markdown file. Every result also counts the rows the build
+wrote: the rows of every table outside the raw schemas once the nightly build and the
+backfill are done (before the quality gate and the delivery), divided by the raw rows
+loaded (``rows_written_per_raw_row``), and the same for ``fct_customer_day`` alone. ``--check`` exits 1 on gross regressions only: a failed step, an incremental run
 slower than the full build, or a step's peak memory above the DuckDB memory limit plus
 1 GiB for dbt and Python.
 """
@@ -57,6 +63,8 @@ CHURNGUARD = [str(PYTHON), "-m", "churnguard.cli"]
 START_DATE = "2024-01-01"  # 730 days end before today: the loader rejects future events
 SEED = 1
 SIZES = {"S": (1_000, 365), "M": (10_000, 730), "L": (100_000, 730)}
+DEFAULT_WORLD = "saas"
+FACT_TABLE = "marts.fct_customer_day"
 INCREMENTAL = "config.materialized:incremental"
 # The incremental models and the views between them (int_health_overall_scores).
 BETWEEN_INCREMENTAL = f"{INCREMENTAL}+,+{INCREMENTAL}"
@@ -111,14 +119,51 @@ def load_average() -> float:
     return round(os.getloadavg()[0], 2)
 
 
+def result_name(size: str, world: str = DEFAULT_WORLD) -> str:
+    """S.json for the default world (the name the sizes always had), S-order_shop.json else."""
+    return f"{size}.json" if world == DEFAULT_WORLD else f"{size}-{world}.json"
+
+
+def is_raw_schema(schema: str) -> bool:
+    return schema.startswith("raw")
+
+
+def written_rows(con) -> dict[str, int]:
+    """Rows of every base table outside the raw schemas (``schema.table`` -> rows): what the
+    build wrote. Views write nothing and are left out."""
+    tables = con.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_type = 'BASE TABLE' and table_catalog = current_database() "
+        "and table_schema not in ('information_schema', 'pg_catalog') order by 1, 2"
+    ).fetchall()
+    return {
+        f"{schema}.{name}": con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
+        for schema, name in tables
+        if not is_raw_schema(schema)
+    }
+
+
+def write_figures(written: dict[str, int], raw_rows: int) -> dict:
+    """Rows written per raw row loaded, in total and for fct_customer_day alone."""
+    total = sum(written.values())
+    fact = written.get(FACT_TABLE)
+    return {
+        "rows_written": total,
+        "tables_written": len(written),
+        "rows_written_per_raw_row": round(total / raw_rows, 2) if raw_rows else None,
+        "fct_customer_day_per_raw_row": round(fact / raw_rows, 2) if raw_rows and fact is not None else None,
+    }
+
+
 class Bench:
-    def __init__(self, size: str, workdir: Path, results_path: Path) -> None:
+    def __init__(self, size: str, workdir: Path, results_path: Path, world: str = DEFAULT_WORLD) -> None:
         self.size = size
+        self.world = world
         self.results_path = results_path
         self.workdir = workdir
         self.logs = workdir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.result: dict = {"size": size, "steps": {}, "history": {}}
+        self.result: dict = {"size": size, "world": world, "steps": {}, "history": {}}
 
     def env(self, tag: str) -> dict[str, str]:
         env = dict(os.environ)
@@ -182,7 +227,8 @@ class Bench:
         if raw.exists():
             shutil.rmtree(raw)
         command = [*CHURNGUARD, "generate", "--customers", str(customers), "--days", str(days),
-                   "--seed", str(SEED), "--start", START_DATE, "--format", "parquet", "--out", str(raw)]
+                   "--seed", str(SEED), "--start", START_DATE, "--format", "parquet", "--out", str(raw),
+                   "--world", self.world]
         self.record(key, self.measure(key, command, self.env("unused")), scope, required=True)
 
     def load(self, raw: Path, tag: str, key: str, scope: dict | None = None) -> None:
@@ -354,6 +400,18 @@ class Bench:
             con.close()
         return counts
 
+    def written(self, tag: str) -> dict:
+        """Rows written per table (outside the raw schemas) and per raw row."""
+        import duckdb
+
+        con = duckdb.connect(str(self.workdir / f"{tag}.duckdb"), read_only=True)
+        try:
+            written = written_rows(con)
+        finally:
+            con.close()
+        raw_total = sum(self.result.get("raw_rows", {}).values())
+        return {**write_figures(written, raw_total), "rows_by_table": written}
+
     def nightly(self, tag: str, as_of: date, scope: dict | None, prefix: str = "") -> None:
         """Facts up to the day before, then the nightly build; then the incremental
         models alone over the same window (new day + lookback)."""
@@ -382,10 +440,11 @@ def run_size(
     stop_after: str | None = None,
     batch_days: int | None = None,
     resume: bool = False,
+    world: str = DEFAULT_WORLD,
 ) -> dict:
     customers, days = SIZES[size]
     workdir.mkdir(parents=True, exist_ok=True)
-    bench = Bench(size, workdir, results_path)
+    bench = Bench(size, workdir, results_path, world)
     first_day = date.fromisoformat(START_DATE)
     last_day = first_day + timedelta(days=days - 1)
     bench.result.update(
@@ -424,6 +483,8 @@ def run_size(
     bench.dbt("backfill_week", "wh", ["run", "--select", INCREMENTAL], None,
               {"start_date": (backfill_end - timedelta(days=6)).isoformat(), "end_date": backfill_end.isoformat()})
     bench.result["model_rows"] = bench.model_counts("wh")
+    bench.result["written"] = bench.written("wh")
+    bench.save()
     bench.record("quality", bench.measure("quality", [*CHURNGUARD, "quality"], bench.env("wh")))
     bench.record("delivery", bench.measure("delivery", [*CHURNGUARD, "sync"], bench.env("wh")))
 
@@ -463,7 +524,7 @@ def size_table(result: dict) -> list[str]:
     steps = result["steps"]
     reference = steps.get("reference", {}).get("seconds")
     lines = [
-        f"### Size {result['size']}: {result['customers']:,} customers x {result['days']} days",
+        f"### {label_of(result, long=True)}: {result['customers']:,} customers x {result['days']} days",
         "",
         f"Run {result.get('started_at', '?')} .. {result.get('finished_at', 'unfinished')}; as-of date "
         f"{result.get('as_of_date', '?')}; DuckDB memory limit {result.get('memory_limit')}, 2 threads; "
@@ -513,6 +574,16 @@ def size_table(result: dict) -> list[str]:
                 + ", ".join(f"{name} {sec} s" for name, sec in step.get("dbt_slowest", [])[:4])
                 + "."
             )
+    written = result.get("written")
+    if written:
+        raw_total = sum(result.get("raw_rows", {}).values())
+        fact = written["rows_by_table"].get(FACT_TABLE)
+        lines.append(
+            f"Rows written: {written['rows_written']:,} rows in {written['tables_written']} tables outside the raw "
+            f"schemas for {raw_total:,} raw rows = **{written['rows_written_per_raw_row']} per raw row**; "
+            f"`fct_customer_day` {fact if fact is None else f'{fact:,}'} rows = "
+            f"{written['fct_customer_day_per_raw_row']} per raw row (after the nightly build and the backfill)."
+        )
     if full and nightly and incremental:
         lines.append(
             f"Nightly build = {nightly['seconds'] / full['seconds']:.0%} of the full build; "
@@ -550,8 +621,21 @@ def size_table(result: dict) -> list[str]:
     return lines
 
 
+def label_of(result: dict, long: bool = False) -> str:
+    """``S`` for the default world, ``S order_shop`` (``Size S, world order_shop``) else."""
+    world = result.get("world", DEFAULT_WORLD)
+    if long:
+        return f"Size {result['size']}" + ("" if world == DEFAULT_WORLD else f", world {world}")
+    return result["size"] + ("" if world == DEFAULT_WORLD else f" {world}")
+
+
+def _per_raw_row(result: dict, key: str) -> str:
+    value = (result.get("written") or {}).get(key)
+    return "not measured" if value is None else f"{value}"
+
+
 def rows_table(results: list[dict]) -> list[str]:
-    sizes = [r["size"] for r in results]
+    sizes = [label_of(r) for r in results]
     tables = sorted({t for r in results for t in r.get("raw_rows", {})})
     lines = ["| raw table | " + " | ".join(sizes) + " |", "|---|" + "---:|" * len(sizes)]
     for table in tables:
@@ -561,20 +645,35 @@ def rows_table(results: list[dict]) -> list[str]:
     for table in models:
         cells = [r.get("model_rows", {}).get(table) for r in results]
         lines.append(f"| `{table}` (built) | " + " | ".join("not built" if c is None else f"{c:,}" for c in cells) + " |")
+    lines.append("| **rows written** (every table outside the raw schemas) | " + " | ".join(
+        "not measured" if not r.get("written") else f"{r['written']['rows_written']:,}" for r in results) + " |")
+    lines.append("| **rows written per raw row** | " + " | ".join(
+        _per_raw_row(r, "rows_written_per_raw_row") for r in results) + " |")
+    lines.append("| `fct_customer_day` rows per raw row | " + " | ".join(
+        _per_raw_row(r, "fct_customer_day_per_raw_row") for r in results) + " |")
     return lines
 
 
+def stored_results() -> list[dict]:
+    """Every stored result: the sizes of the default world first (S, M, L), then the other
+    worlds by size and name."""
+    from churnguard.generator.core import WORLDS
+
+    names = [result_name(size) for size in SIZES]
+    names += [result_name(size, world) for size in SIZES for world in sorted(WORLDS) if world != DEFAULT_WORLD]
+    return [json.loads((RESULTS_DIR / name).read_text()) for name in names if (RESULTS_DIR / name).exists()]
+
+
 def render(out: Path) -> None:
-    results = [json.loads((RESULTS_DIR / f"{size}.json").read_text())
-               for size in SIZES if (RESULTS_DIR / f"{size}.json").exists()]
+    results = stored_results()
     if not results:
         raise SystemExit("no stored results in benchmarks/results/; run a size first")
-    info = results[-1]["machine"]
+    info = results[0]["machine"]
     notes_path = REPO / "benchmarks" / "NOTES.md"
     lines = [
         "# Benchmarks",
         "",
-        "<!-- The tables are generated by `benchmarks/scale.py --size S|M|L --out docs/BENCHMARKS.md`",
+        "<!-- The tables are generated by `benchmarks/scale.py --size S|M|L [--world NAME] --out docs/BENCHMARKS.md`",
         "     from benchmarks/results/*.json; the notes come from benchmarks/NOTES.md. -->",
         "",
         f"Machine: {info['cores']} cores ({info['cpu']}), {info['memory_gib']} GiB memory; "
@@ -591,7 +690,12 @@ def render(out: Path) -> None:
         "",
     ]
     for result in results:
-        lines += size_table(result) + [""]
+        table = size_table(result)
+        other = result.get("machine", info)
+        if other != info:  # measured on another machine or library version than the header's
+            table[2:2] = [f"Machine of this run: {other['cores']} cores ({other['cpu']}), {other['memory_gib']} GiB; "
+                          f"DuckDB {other['duckdb']}, dbt-core {other['dbt']}, Python {other['python']}.", ""]
+        lines += table + [""]
     lines += ["### Row counts", ""] + rows_table(results) + [""]
     if notes_path.exists():
         lines += [notes_path.read_text().rstrip(), ""]
@@ -632,7 +736,11 @@ def check(result: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    from churnguard.generator.core import WORLDS
+
     parser.add_argument("--size", choices=sorted(SIZES), help="S, M or L")
+    parser.add_argument("--world", choices=sorted(WORLDS), default=DEFAULT_WORLD,
+                        help=f"the generator's world (churnguard generate --world; default {DEFAULT_WORLD})")
     parser.add_argument("--out", type=Path, help="render every stored size to this Markdown file")
     parser.add_argument("--check", action="store_true", help="exit 1 on gross regressions")
     parser.add_argument("--workdir", type=Path, help="scratch folder (default: /tmp/churnguard-bench/<size>)")
@@ -666,11 +774,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.size:
         parser.error("--size is required")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stops the running step too
-    workdir = (args.workdir or Path("/tmp/churnguard-bench") / args.size).resolve()
+    tag = args.size if args.world == DEFAULT_WORLD else f"{args.size}-{args.world}"
+    workdir = (args.workdir or Path("/tmp/churnguard-bench") / tag).resolve()
     started = time.perf_counter()
     if args.rerun_nightly:
-        stored = RESULTS_DIR / f"{args.size}.json"
-        bench = Bench(args.size, workdir, stored)
+        stored = RESULTS_DIR / result_name(args.size, args.world)
+        bench = Bench(args.size, workdir, stored, args.world)
         bench.result = json.loads(stored.read_text())
         bench.result.setdefault("history", {})
         bench.nightly("wh", date.fromisoformat(bench.result["as_of_date"]), bench.result["history"], prefix="rerun_")
@@ -678,9 +787,9 @@ def main(argv: list[str] | None = None) -> int:
             render(args.out)
         return 0
     if args.reference_only:
-        stored = RESULTS_DIR / f"{args.size}.json"
+        stored = RESULTS_DIR / result_name(args.size, args.world)
         result = json.loads(stored.read_text())
-        bench = Bench(args.size, workdir, stored)
+        bench = Bench(args.size, workdir, stored, args.world)
         bench.result = result
         first_day = date.fromisoformat(START_DATE)
         last_day = first_day + timedelta(days=result["days"] - 1)
@@ -689,11 +798,11 @@ def main(argv: list[str] | None = None) -> int:
             render(args.out)
         return 0
     # A --check run without --out keeps its figures out of the stored results.
-    stored = RESULTS_DIR / f"{args.size}.json"
+    stored = RESULTS_DIR / result_name(args.size, args.world)
     results_path = workdir / "result.json" if args.check and not args.out else stored
     result = run_size(args.size, workdir, args.history_days, results_path, args.stop_after, args.batch_days,
-                      args.resume)
-    print(f"size {args.size} done in {_fmt_seconds(time.perf_counter() - started)}")
+                      args.resume, args.world)
+    print(f"size {tag} done in {_fmt_seconds(time.perf_counter() - started)}")
     print("\n".join(size_table(result)))
     if args.out:
         render(args.out)
