@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 import duckdb
 
-from churnguard import settings
+from churnguard import settings, warehouse_sql
 from churnguard.contract import TABLES
 from churnguard.quality.result import FRESHNESS, ExpectationFailure, SuiteResult
 
@@ -95,8 +95,6 @@ def check_sources(
     the contract's) that exists in the warehouse; tables without rows are ``empty``."""
     now = now or datetime.now(timezone.utc)
     now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
-    from churnguard import warehouse_sql
-
     tables = warehouse_sql.tables(con)
     results = []
     for name, rule in sorted((rules if rules is not None else source_rules()).items()):
@@ -121,16 +119,10 @@ def check_sources(
     return results
 
 
-def _query_errors() -> tuple[type[BaseException], ...]:
-    from churnguard import warehouse_sql
-
-    return warehouse_sql.ERRORS
-
-
 def _loaded_from_sample(con: duckdb.DuckDBPyConnection) -> bool:
     try:
         row = con.execute("select source_dir from raw_meta.load_log order by loaded_at desc limit 1").fetchone()
-    except _query_errors():
+    except warehouse_sql.ERRORS:
         return False
     if row is None:
         return False
