@@ -199,6 +199,9 @@ class Bench:
         process.returncode = os.waitstatus_to_exitcode(status)
         step = {
             "seconds": round(seconds, 2),
+            # user + system CPU of the step's whole process tree: unlike wall time, not
+            # inflated when a shared machine gives the step fewer cycles
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
             "peak_rss_bytes": usage.ru_maxrss * 1024,
             "exit": process.returncode,
             "load_before": load_before,
@@ -721,10 +724,15 @@ def check(result: dict) -> list[str]:
         if steps.get(key, {}).get("exit") == 2:
             problems.append(f"{key} could not run (exit 2; log {steps[key].get('log')})")
     full, nightly, incremental = (steps.get(k, {}) for k in ("full_build", "nightly_build", "incremental_run"))
-    if full and incremental and incremental["seconds"] >= full["seconds"]:
-        problems.append(f"incremental run {incremental['seconds']} s is not faster than the full build {full['seconds']} s")
-    if full and nightly and nightly["seconds"] > 1.25 * full["seconds"]:
-        problems.append(f"nightly build {nightly['seconds']} s is slower than the full build {full['seconds']} s")
+    # Steps are compared on CPU time where it was measured: on a shared CI machine wall time
+    # swung 2-5x between steps of one run (a nightly build 1.27x the full build's wall time
+    # with the same work). Results stored before cpu_seconds existed fall back to wall time.
+    measure = "cpu_seconds" if all("cpu_seconds" in s for s in (full, nightly, incremental) if s) else "seconds"
+    unit = "CPU s" if measure == "cpu_seconds" else "s"
+    if full and incremental and incremental[measure] >= full[measure]:
+        problems.append(f"incremental run {incremental[measure]} {unit} is not less than the full build's {full[measure]} {unit}")
+    if full and nightly and nightly[measure] > 1.25 * full[measure]:  # it was 70-95% of it at S
+        problems.append(f"nightly build {nightly[measure]} {unit} is more than 1.25 x the full build's {full[measure]} {unit}")
     full_incr = full.get("dbt_incremental_model_seconds")
     nightly_incr = nightly.get("dbt_incremental_model_seconds")
     if full_incr and nightly_incr and nightly_incr >= full_incr:

@@ -61,3 +61,28 @@ def test_order_log_reads_each_steps_time_from_the_progress_lines() -> None:
         "[06:38:16]     dbt_build_daily_facts: built fct_customer_day in 262.5s\n",  # a model, not a step
     ]
     assert module.step_seconds(lines) == {"dbt_seed_reference_data": 42.7, "raw_data": 19.0}
+
+
+def _step(seconds: float, cpu: float | None = None) -> dict:
+    step = {"seconds": seconds, "peak_rss_bytes": 10**8, "exit": 0}
+    if cpu is not None:
+        step["cpu_seconds"] = cpu
+    return step
+
+
+def test_check_compares_builds_on_cpu_time_not_wall_time(scale) -> None:
+    # The CI run that failed: the machine slowed down during the nightly build (wall 328 s
+    # against the full build's 257 s) although it did less work.
+    slow_machine = {"steps": {"full_build": _step(257.2, cpu=240.0), "nightly_build": _step(327.7, cpu=150.0),
+                              "incremental_run": _step(81.9, cpu=20.0)}}
+    assert scale.check(slow_machine) == []
+    # A nightly build that does more work than the full build is a regression.
+    more_work = {"steps": {"full_build": _step(60.0, cpu=80.0), "nightly_build": _step(58.0, cpu=101.0),
+                           "incremental_run": _step(10.0, cpu=12.0)}}
+    assert scale.check(more_work) == ["nightly build 101.0 CPU s is more than 1.25 x the full build's 80.0 CPU s"]
+    # Results stored before cpu_seconds existed are compared on wall time.
+    old = {"steps": {"full_build": _step(60.0), "nightly_build": _step(76.0), "incremental_run": _step(70.0)}}
+    assert scale.check(old) == [
+        "incremental run 70.0 s is not less than the full build's 60.0 s",
+        "nightly build 76.0 s is more than 1.25 x the full build's 60.0 s",
+    ]
