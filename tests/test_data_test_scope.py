@@ -140,3 +140,30 @@ def test_bad_settings_name_the_setting(sample_warehouse: Path, monkeypatch: pyte
     monkeypatch.delenv("CHURNGUARD_FULL_TESTS_WEEKDAY")
     with pytest.raises(data_test_scope.ScopeSettingError, match="'weekly' is not one of auto, full, window"):
         data_test_scope.choose(sample_warehouse, "weekly", today=MONDAY)
+
+
+def _built_resource_types(warehouse: Path, target: Path, tests: str) -> dict[str, int]:
+    from churnguard.cli import main
+
+    assert main(["--warehouse", str(warehouse), "build", "--tests", tests, "--select", "current_alert_list"]) == 0
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    kinds: dict[str, int] = {}
+    for result in results:
+        kind = result["unique_id"].split(".")[0]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
+
+
+def test_window_scoped_build_skips_unit_tests(sample_warehouse: Path, tmp_path: Path) -> None:
+    """Unit tests read fixed input rows, not the new day's data: a nightly (window-scoped)
+    build leaves them out; a full-scope build runs them with the data tests."""
+    warehouse = copy_warehouse(sample_warehouse, tmp_path / "unit_tests")
+    target = tmp_path / "dbt_target"
+    window = _built_resource_types(warehouse, target, "window")
+    full = _built_resource_types(warehouse, target, "full")
+    assert window.get("model") == full.get("model") == 1
+    assert window.get("test", 0) > 0 and window.get("test") == full.get("test")
+    assert "unit_test" not in window
+    assert full.get("unit_test", 0) >= 1  # current_alert_list_priority_order
+    assert data_test_scope.dbt_build_args("window") == ["--exclude-resource-type", "unit_test"]
+    assert data_test_scope.dbt_build_args("full") == []

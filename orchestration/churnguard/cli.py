@@ -118,8 +118,12 @@ def _cmd_build(args: argparse.Namespace) -> int:
         command += ["--select", *args.select]
 
     def build() -> None:
+        from churnguard.data_test_scope import dbt_build_args
+
         with _writer_lock(warehouse, "churnguard build"):
-            run_dbt(command, warehouse=warehouse, dbt_vars=_build_vars(args, warehouse), progress=not args.dbt_log)
+            dbt_vars = _build_vars(args, warehouse)
+            run_dbt(command + dbt_build_args(dbt_vars["test_scope"]), warehouse=warehouse, dbt_vars=dbt_vars,
+                    progress=not args.dbt_log)
 
     return _exit_code(build, {ScopeSettingError: 2, WarehouseBusyError: 3, DbtError: 1})
 

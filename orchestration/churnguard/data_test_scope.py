@@ -6,6 +6,10 @@ that declares ``meta.test_window_column`` (see ``dbt_project/macros/testing``). 
 tested (``test_scope: full``) when the warehouse is new, on a full refresh, when asked, and
 once a week on ``CHURNGUARD_FULL_TESTS_WEEKDAY`` (default ``sunday``; ``daily`` tests every
 row every night, ``never`` leaves the full suite to explicit runs).
+
+dbt's unit tests check the models' SQL against fixed input rows, not the data: a
+window-scoped (nightly) build skips them (``--exclude-resource-type unit_test``, as dbt
+recommends for production runs); every full-scope build runs them.
 """
 
 from __future__ import annotations
@@ -81,3 +85,10 @@ def choose(
     if full_refresh or weekday == -1 or (weekday is not None and today.weekday() == weekday):
         return "full"
     return "window" if warehouse_is_built(warehouse) else "full"
+
+
+def dbt_build_args(scope: str) -> list[str]:
+    """Extra ``dbt build`` arguments for a build whose data tests have ``scope``: a
+    window-scoped build leaves out the unit tests (their input rows are fixed, so they
+    cannot fail on a new day's data; a full-scope build runs them)."""
+    return ["--exclude-resource-type", "unit_test"] if scope == "window" else []
