@@ -54,19 +54,36 @@ def _messages(instance: DagsterInstance, run_id: str) -> list[str]:
 
 
 def test_nightly_job_runs_end_to_end_and_partitions_rebuild_identical_facts(
-    isolated_warehouse: Path, dbt_target_env: Path, sample_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+    isolated_warehouse: Path, dbt_target_env: Path, sample_dir: Path, sample_warehouse: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     warehouse = isolated_warehouse
     defs: Definitions = build_definitions(dbt_target_env)
     instance = DagsterInstance.ephemeral()
 
     # 1. the nightly job on a new warehouse: every asset, the daily models over every partition
-    # "now" is the night after the sample's last day: the daily partitions are the sample's 365 days
+    # "now" is the night after the sample's last day: the daily partitions are the sample's 365 days.
+    # At 30,000 customer-days per batch the sample's ~76,000 make a history of 3 batches
+    # (churnguard.history_batches): two `dbt run`s, then the step's `dbt build` of the last.
+    monkeypatch.setenv("CHURNGUARD_HISTORY_BATCH_ROWS", "30000")
     run = run_nightly_once(data_dir=sample_dir, instance=instance, defs=defs, now=datetime(2026, 1, 1, 2, tzinfo=timezone.utc))
     assert run.success, run.error
+    monkeypatch.delenv("CHURNGUARD_HISTORY_BATCH_ROWS")
     assert (run.first_partition, run.last_partition) == ("2025-01-01", "2025-12-31")
     progress = capsys.readouterr().out
     assert "==> raw_data" in progress and f"==> {DBT_DAILY_MODELS}" in progress
+    messages = _messages(instance, run.run_id)
+    assert any(m.startswith("3 batches of about 122 days") for m in messages), [m for m in messages if "batch" in m]
+    assert any(m.startswith("batch 2/3: 2025-05-03 .. 2025-09-01 built in") for m in messages)
+    last_build = [m for m in messages if m.startswith("dbt build") and "start_date=2025-09-02" in m]
+    # the last batch's build; its data tests read the whole history (test_start_date)
+    assert last_build and "test_start_date=0001-01-01" in last_build[0], last_build
+    # built in batches, every day-grain table and the marts after them equal the one-pass `dbt build`
+    batched = _table_differences(
+        warehouse, sample_warehouse,
+        daily_tables(defs.assets) + [("marts", "health_scores"), ("marts", "customer_alerts"), ("marts", "kpi_monthly")],
+    )
+    assert batched["marts.fct_customer_day"][0] > 50_000 and _identical(batched), batched
     # one line for the partitioned fact: the first partition materialized (events of a
     # 365-partition step do not always arrive in date order) and its row count
     assert re.search(r"fct_customer_day \[from 2025-\d\d-\d\d\]", progress), progress[-3000:]

@@ -24,10 +24,12 @@ def test_run_settings_are_split_from_the_other_vars():
         "CHURNGUARD_RUN_START_DATE": "2025-03-01",
         "CHURNGUARD_RUN_END_DATE": "",  # set empty: a value left in the caller's environment never leaks in
         "CHURNGUARD_RUN_TEST_SCOPE": "window",
+        "CHURNGUARD_RUN_TEST_START_DATE": "",
     }
     assert rest == {"lookback_days": 5}
     assert split_run_settings(None) == (
-        {"CHURNGUARD_RUN_START_DATE": "", "CHURNGUARD_RUN_END_DATE": "", "CHURNGUARD_RUN_TEST_SCOPE": ""}, {})
+        {"CHURNGUARD_RUN_START_DATE": "", "CHURNGUARD_RUN_END_DATE": "", "CHURNGUARD_RUN_TEST_SCOPE": "",
+         "CHURNGUARD_RUN_TEST_START_DATE": ""}, {})
 
 
 def test_a_new_build_window_keeps_dbt_partial_parse():

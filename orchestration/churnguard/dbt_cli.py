@@ -35,7 +35,7 @@ class DbtError(RuntimeError):
     """A dbt command failed; the message carries the tail of its output."""
 
 
-RUN_SETTINGS = ("start_date", "end_date", "test_scope")
+RUN_SETTINGS = ("start_date", "end_date", "test_scope", "test_start_date")
 RUN_ENV_PREFIX = "CHURNGUARD_RUN_"
 
 

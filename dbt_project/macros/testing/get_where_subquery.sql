@@ -5,8 +5,9 @@
 
         <test_window_column> >= <window start>
 
-    The window start is the var `start_date` (see run_var) (what a scheduler passed for the partitions it
-    rebuilt), else the warehouse's as_of_date minus `lookback_days` (what an incremental run
+    The window start is the var `test_start_date` (the first day of a window built in
+    batches, see churnguard.history_batches), else `start_date` (see run_var) (what a
+    scheduler passed for the partitions it rebuilt), else the warehouse's as_of_date minus `lookback_days` (what an incremental run
     rebuilt by itself). So a nightly run tests the days it wrote, not the whole history,
     and its cost follows the new day's data. `test_scope: full` (the default) tests every
     row; the nightly orchestration runs that once a week and after every full refresh.
@@ -53,7 +54,7 @@
 
 {#- First day a window-scoped test reads, as a SQL date literal. -#}
 {% macro churnguard_test_window_start() -%}
-    {%- set start = run_var('start_date') -%}
+    {%- set start = run_var('test_start_date') or run_var('start_date') -%}
     {%- if start -%}
         {{ return(date_literal(start | string)) }}
     {%- endif -%}

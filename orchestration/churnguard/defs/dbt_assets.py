@@ -48,8 +48,8 @@ from churnguard.defs.config import WAREHOUSE_POOL
 from churnguard.defs.dbt_project import newest_source_mtime, run_target_path
 from churnguard.defs.locking import retry_while_open_elsewhere
 from churnguard.defs.metadata import model_metadata
-from churnguard import data_test_scope, settings, warehouse_sql
-from churnguard.dbt_cli import RUN_ENV_PREFIX, run_settings_in_environ, split_run_settings
+from churnguard import data_test_scope, history_batches, settings, warehouse_sql
+from churnguard.dbt_cli import RUN_ENV_PREFIX, run_dbt, run_settings_in_environ, split_run_settings
 from churnguard.defs.partitions import HISTORY_FLOOR, dbt_window_vars, window_dates
 from churnguard.defs.warehouse import WarehouseResource, WarehouseUnavailableError
 
@@ -129,7 +129,8 @@ def run_dbt_build(
         if other_vars:
             args += ["--vars", json.dumps(other_vars)]
         if scope == "window":
-            context.log.info("data tests read the build window only (test_scope window)")
+            context.log.info("data tests read the build window only (test_scope window); unit tests skipped")
+        args += data_test_scope.dbt_build_args(scope)
         target = run_target_path(project, warehouse.path, step)
         if warehouse.path.exists() and settings.target_engine() == "duckdb":  # a reader holding the file would fail dbt
             retry_while_open_elsewhere(
@@ -165,6 +166,56 @@ def run_dbt_build(
     yield from enriched
     if failure is not None:
         raise failure
+
+
+def build_earlier_batches(
+    context: AssetExecutionContext,
+    warehouse: WarehouseResource,
+    build_config: DbtBuildConfig,
+    project: DbtProject,
+    dbt_vars: Mapping[str, str],
+    exclude: Sequence[str],
+) -> tuple[dict[str, str], DbtBuildConfig]:
+    """A long window of the daily models in batches of days (`churnguard.history_batches`):
+    ``dbt run`` of every batch but the last, here; returns the vars and config of the step's
+    own ``dbt build`` of the last batch (no --full-refresh: the first batch made the tables;
+    its data tests read the whole window). A window that fits, or a subset of the daily
+    assets, is returned unchanged: one pass."""
+    unchanged = (dict(dbt_vars), build_config)
+    if set(context.selected_asset_keys) != set(context.assets_def.keys):
+        return unchanged
+    start = None if dbt_vars["start_date"] == HISTORY_FLOOR else date.fromisoformat(dbt_vars["start_date"])
+    end = date.fromisoformat(dbt_vars["end_date"])
+    try:
+        with warehouse.read_only() as con:
+            batches = history_batches.plan(con, start, end)
+    except WarehouseUnavailableError as error:
+        context.log.warning(f"history batches not planned ({error}): one pass")
+        return unchanged
+    if len(batches) <= 1:
+        return unchanged
+    days = (batches[0][1] - batches[0][0]).days + 1
+    context.log.info(
+        f"{len(batches)} batches of about {days} days ({history_batches.BATCH_ROWS_ENV}="
+        f"{history_batches.batch_rows():,} customer-days per batch)"
+    )
+    requested = context.run.tags.get(data_test_scope.RUN_TAG) or build_config.tests
+    scope = data_test_scope.choose(warehouse.path, requested, full_refresh=build_config.full_refresh)
+    target = run_target_path(project, warehouse.path, context.op_def.name)
+    select = ["--select", DAILY_SELECT] + (["--exclude", *exclude] if exclude else [])
+    with warehouse.write_lock(context, f"dbt run ({context.op_def.name}, history batches)"):
+        for number, (first, last) in enumerate(batches[:-1], start=1):
+            started = time.monotonic()
+            batch_vars = {**dict(dbt_vars), "start_date": dbt_vars["start_date"] if number == 1 else first.isoformat(),
+                          "end_date": last.isoformat()}
+            refresh = ["--full-refresh"] if number == 1 and build_config.full_refresh else []
+            run_dbt(["run", *refresh, *select, "--target-path", str(target)], warehouse=warehouse.path,
+                    dbt_vars=batch_vars, capture=True)
+            context.log.info(f"batch {number}/{len(batches)}: {first} .. {last} built in {time.monotonic() - started:.1f}s")
+    final_vars = {**dict(dbt_vars), "start_date": batches[-1][0].isoformat(),
+                  # the data tests read every day of the window, not only the last batch
+                  "test_start_date": dbt_vars["start_date"]}
+    return final_vars, build_config.model_copy(update={"full_refresh": False, "tests": scope})
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -291,8 +342,11 @@ def build_dbt_assets(
             window = window_dates(time_window)
             first = "the start of history" if dbt_vars["start_date"] == HISTORY_FLOOR else dbt_vars["start_date"]
             context.log.info(f"partitions {window[0]} .. {window[1]}: building days from {first} to {dbt_vars['end_date']}")
+            final_vars, final_config = build_earlier_batches(
+                context, warehouse, config, project, dbt_vars, excludes[DBT_DAILY_MODELS]
+            )
             yield from run_dbt_build(
-                context, dbt, warehouse, config, nodes_by_key, project, loaded_at, dbt_vars, window,
+                context, dbt, warehouse, final_config, nodes_by_key, project, loaded_at, final_vars, window,
                 exclude=excludes[DBT_DAILY_MODELS],
             )
 
