@@ -231,6 +231,21 @@ def _spark_marts(spark_warehouse: Path) -> dict[str, tuple[list[str], list]]:
     return out
 
 
+# The models that replace whole days (macro day_replacing_incremental), partitioned by
+# date_day on Spark, folder under the Spark warehouse.
+DAY_PARTITIONED = [
+    "intermediate.db/int_health_dimension_scores",
+    "intermediate.db/int_health_rule_hits",
+    "marts.db/fct_customer_day",
+    "marts.db/health_scores",
+]
+
+
+def parquet_files_per_day(table_folder: Path) -> dict[str, int]:
+    """The number of Parquet files in each ``date_day=...`` partition folder of a Spark table."""
+    return {day.name: len(list(day.glob("*.parquet"))) for day in table_folder.glob("date_day=*")}
+
+
 @pytest.mark.xdist_group("spark")
 def test_spark_builds_a_slice_of_the_sample_like_duckdb(sample_dir, tmp_path) -> None:
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
@@ -264,6 +279,14 @@ def test_spark_builds_a_slice_of_the_sample_like_duckdb(sample_dir, tmp_path) ->
         expected = duckdb_future.result()
     _assert_marts_equal(expected, _spark_marts(tmp_path / "spark"))
     assert not (tmp_path / "unused.duckdb").exists()
+    # One task writes each day (macro distribute_by_day): one Parquet file per day, not one
+    # per task holding rows of that day (4 to 17 per day before, listed by every data test).
+    columns, rows = expected["fct_customer_day"]
+    days = {row[columns.index("date_day")] for row in rows}
+    assert len(parquet_files_per_day(tmp_path / "spark" / "marts.db" / "fct_customer_day")) == len(days) == 365
+    for table in DAY_PARTITIONED:
+        per_day = parquet_files_per_day(tmp_path / "spark" / table)
+        assert per_day and set(per_day.values()) == {1}, (table, sorted(per_day.items())[:5])
 
 
 def teardown_module() -> None:

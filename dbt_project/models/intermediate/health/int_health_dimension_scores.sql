@@ -757,3 +757,4 @@ final as (
 )
 
 select * from final
+{{- distribute_by_day() }}

@@ -219,3 +219,4 @@ final as (
 )
 
 select * from final
+{{- distribute_by_day() }}

@@ -371,3 +371,4 @@ final as (
 )
 
 select * from final
+{{- distribute_by_day() }}

@@ -131,3 +131,4 @@ final as (
 )
 
 select * from final
+{{- distribute_by_day() }}
