@@ -59,14 +59,20 @@ def build_warehouse(data_dir: Path, root: Path, dbt_args: list[str] | None = Non
     return warehouse
 
 
+SAMPLE_BUILD = ["build", "--exclude-resource-type", "test"]
+"""Seeds, models and dbt's unit tests. Not the ~1,000 data tests: no test reads their
+results from this warehouse, and they run on the sample in every `churnguard run` test
+(test_seed_changes, test_orchestration_pipeline, test_orchestration_day_after)."""
+
+
 @pytest.fixture(scope="session")
 def sample_warehouse(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path, worker_id: str) -> Path:
-    """The committed sample loaded and fully built (`dbt build`: models, data and unit tests).
+    """The committed sample loaded and built (SAMPLE_BUILD: seeds, models and unit tests).
 
     Built once per test session, shared by the xdist workers (the first to ask builds it
     under a file lock, the others wait and reuse it): tests must open it read-only."""
     if worker_id == "master":  # not under xdist
-        return build_warehouse(sample_dir, tmp_path_factory.mktemp("sample_warehouse"))
+        return build_warehouse(sample_dir, tmp_path_factory.mktemp("sample_warehouse"), SAMPLE_BUILD)
     from filelock import FileLock
 
     shared = tmp_path_factory.getbasetemp().parent / "shared_sample_warehouse"
@@ -74,7 +80,7 @@ def sample_warehouse(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path,
     with FileLock(str(shared) + ".lock"):
         if not done.exists():
             shutil.rmtree(shared, ignore_errors=True)
-            build_warehouse(sample_dir, shared)
+            build_warehouse(sample_dir, shared, SAMPLE_BUILD)
             done.write_text("ok")
     return shared / "churnguard.duckdb"
 
