@@ -102,7 +102,7 @@ def _build_vars(args: argparse.Namespace, warehouse: Path | None = None) -> dict
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from churnguard.data_test_scope import ScopeSettingError
+    from churnguard.data_test_scope import ScopeSettingError, dbt_build_args
     from churnguard.dbt_cli import DbtError, run_dbt
     from churnguard.defs.locking import WarehouseBusyError
 
@@ -118,8 +118,6 @@ def _cmd_build(args: argparse.Namespace) -> int:
         command += ["--select", *args.select]
 
     def build() -> None:
-        from churnguard.data_test_scope import dbt_build_args
-
         with _writer_lock(warehouse, "churnguard build"):
             dbt_vars = _build_vars(args, warehouse)
             run_dbt(command + dbt_build_args(dbt_vars["test_scope"]), warehouse=warehouse, dbt_vars=dbt_vars,
