@@ -90,3 +90,28 @@ def copy_warehouse(source: Path, destination_dir: Path) -> Path:
     target = destination_dir / source.name
     shutil.copy(source, target)
     return target
+
+
+def table_differences(a: Path, b: Path, tables: list[tuple[str, str]]) -> dict[str, tuple[int, int, int]]:
+    """{schema.table: (rows in a, rows only in a, rows only in b)}, comparing two DuckDB
+    warehouse files with EXCEPT ALL both ways (read-only)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{a}' as a (read_only)")
+        con.execute(f"attach '{b}' as b (read_only)")
+        result = {}
+        for schema, name in tables:
+            left, right = f'a."{schema}"."{name}"', f'b."{schema}"."{name}"'
+            rows = con.execute(f"select count(*) from {left}").fetchone()[0]
+            only_a = con.execute(f"select count(*) from (select * from {left} except all select * from {right})").fetchone()[0]
+            only_b = con.execute(f"select count(*) from (select * from {right} except all select * from {left})").fetchone()[0]
+            result[f"{schema}.{name}"] = (rows, only_a, only_b)
+    finally:
+        con.close()
+    return result
+
+
+def identical(result: dict[str, tuple[int, int, int]]) -> bool:
+    return all(only_a == 0 and only_b == 0 for _, only_a, only_b in result.values())

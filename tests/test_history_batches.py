@@ -2,18 +2,22 @@
 
 The Dagster step builds a window whose customer-days exceed CHURNGUARD_HISTORY_BATCH_ROWS
 in batches of consecutive days; tests/test_orchestration_pipeline.py shows the batched
-build equals a one-pass build on the sample.
+build equals a one-pass build on the sample; `churnguard build` of a new warehouse does the
+same (the last test here).
 """
 
 from __future__ import annotations
 
 from datetime import date
 
+from pathlib import Path
+
 import duckdb
 import pytest
 
 from churnguard import history_batches
 from churnguard.history_batches import BatchSettingError, plan, split
+from conftest import identical, table_differences
 
 D = date.fromisoformat
 
@@ -85,3 +89,42 @@ def test_batch_rows_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(history_batches.BATCH_ROWS_ENV, "-1")
     with pytest.raises(BatchSettingError, match="must be 0"):
         history_batches.batch_rows()
+
+
+DAY_GRAIN_AND_MARTS = [
+    ("marts", "fct_customer_day"), ("intermediate", "int_health_dimension_scores"),
+    ("intermediate", "int_health_rule_hits"), ("marts", "health_scores"), ("marts", "customer_alerts"),
+    ("marts", "kpi_monthly"),
+]
+
+
+def test_cli_build_of_a_new_warehouse_runs_in_batches_and_equals_one_pass(
+    isolated_warehouse: Path, sample_dir: Path, sample_warehouse: Path,
+    capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from churnguard import cli
+    from churnguard.loader import load
+
+    load(sample_dir, isolated_warehouse)
+    # At 30,000 customer-days per batch the sample's ~76,000 make 3 batches of 122 days:
+    # the upstream models, two `dbt run`s, then the build of the last batch and everything after.
+    monkeypatch.setenv("CHURNGUARD_HISTORY_BATCH_ROWS", "30000")
+    # window-scoped tests and no unit tests: the build is what is under test, not the data
+    assert cli.main(["build", "--tests", "window"]) == 0
+    out = capsys.readouterr().out
+    assert "3 batches of about 122 days (CHURNGUARD_HISTORY_BATCH_ROWS=30,000 customer-days per batch)" in out, out[-3000:]
+    assert "batch 2/3: 2025-05-03 .. 2025-09-01" in out
+    assert "batch 3/3: 2025-09-02 .. 2025-12-31, then everything downstream" in out
+
+    # the same rows as the one-pass build of the shared sample warehouse
+    batched = table_differences(isolated_warehouse, sample_warehouse, DAY_GRAIN_AND_MARTS)
+    assert batched["marts.fct_customer_day"][0] > 50_000 and identical(batched), batched
+    with duckdb.connect(str(isolated_warehouse), read_only=True) as con:
+        first, last = con.execute("select min(date_day), max(date_day) from marts.fct_customer_day").fetchone()
+    assert (first, last) == (D("2025-01-01"), D("2025-12-31"))
+
+    # a nightly build of the built warehouse (no dates, no full refresh) is one pass
+    assert history_batches.may_be_long(isolated_warehouse, full_refresh=False, start_date=None) is False
+    assert history_batches.may_be_long(isolated_warehouse, full_refresh=True, start_date=None) is True
+    monkeypatch.setenv("CHURNGUARD_HISTORY_BATCH_ROWS", "0")
+    assert history_batches.may_be_long(isolated_warehouse, full_refresh=True, start_date=None) is False

@@ -24,29 +24,8 @@ from churnguard.defs.jobs import NIGHTLY_JOB
 from churnguard.defs.runner import daily_asset_keys, run_nightly_once
 from churnguard.defs.schedules import range_tags
 from churnguard.pipeline import summarise
+from conftest import identical, table_differences
 from orchestration_support import dbt_target_env  # noqa: F401 (fixture)
-
-
-def _table_differences(a: Path, b: Path, tables: list[tuple[str, str]]) -> dict[str, tuple[int, int, int]]:
-    """{schema.table: (rows in a, rows only in a, rows only in b)}."""
-    con = duckdb.connect()
-    try:
-        con.execute(f"attach '{a}' as a (read_only)")
-        con.execute(f"attach '{b}' as b (read_only)")
-        result = {}
-        for schema, name in tables:
-            left, right = f'a."{schema}"."{name}"', f'b."{schema}"."{name}"'
-            rows = con.execute(f"select count(*) from {left}").fetchone()[0]
-            only_a = con.execute(f"select count(*) from (select * from {left} except all select * from {right})").fetchone()[0]
-            only_b = con.execute(f"select count(*) from (select * from {right} except all select * from {left})").fetchone()[0]
-            result[f"{schema}.{name}"] = (rows, only_a, only_b)
-    finally:
-        con.close()
-    return result
-
-
-def _identical(result: dict[str, tuple[int, int, int]]) -> bool:
-    return all(only_a == 0 and only_b == 0 for _, only_a, only_b in result.values())
 
 
 def _messages(instance: DagsterInstance, run_id: str) -> list[str]:
@@ -79,11 +58,11 @@ def test_nightly_job_runs_end_to_end_and_partitions_rebuild_identical_facts(
     # the last batch's build; its data tests read the whole history (test_start_date)
     assert last_build and "test_start_date=0001-01-01" in last_build[0], last_build
     # built in batches, every day-grain table and the marts after them equal the one-pass `dbt build`
-    batched = _table_differences(
+    batched = table_differences(
         warehouse, sample_warehouse,
         daily_tables(defs.assets) + [("marts", "health_scores"), ("marts", "customer_alerts"), ("marts", "kpi_monthly")],
     )
-    assert batched["marts.fct_customer_day"][0] > 50_000 and _identical(batched), batched
+    assert batched["marts.fct_customer_day"][0] > 50_000 and identical(batched), batched
     # one line for the partitioned fact: the first partition materialized (events of a
     # 365-partition step do not always arrive in date order) and its row count
     assert re.search(r"fct_customer_day \[from 2025-\d\d-\d\d\]", progress), progress[-3000:]
@@ -123,13 +102,13 @@ def test_nightly_job_runs_end_to_end_and_partitions_rebuild_identical_facts(
     # 2. rerunning one partition of the facts replaces that day with identical rows
     rerun = job.execute_in_process(instance=instance, partition_key="2025-06-11")
     assert rerun.success
-    assert _identical(_table_differences(warehouse, full, tables))
+    assert identical(table_differences(warehouse, full, tables))
 
     # 3. a 3-day backfill of days that were deleted: one run, one dbt invocation, same rows
     with duckdb.connect(str(warehouse)) as con:
         for schema, name in tables:
             con.execute(f'delete from "{schema}"."{name}" where date_day between date \'2025-06-10\' and date \'2025-06-12\'')
-    assert not _identical(_table_differences(warehouse, full, tables))
+    assert not identical(table_differences(warehouse, full, tables))
     backfill = job.execute_in_process(instance=instance, tags=range_tags("2025-06-10", "2025-06-12"))
     assert backfill.success
     steps = [e.step_key for e in backfill.all_events if e.event_type == DagsterEventType.STEP_START]
@@ -144,4 +123,4 @@ def test_nightly_job_runs_end_to_end_and_partitions_rebuild_identical_facts(
         if e.event_type == DagsterEventType.ASSET_MATERIALIZATION and e.asset_key == facts
     }
     assert partitions == {"2025-06-10", "2025-06-11", "2025-06-12"}
-    assert _identical(_table_differences(warehouse, full, tables))
+    assert identical(table_differences(warehouse, full, tables))

@@ -102,6 +102,7 @@ def _build_vars(args: argparse.Namespace, warehouse: Path | None = None) -> dict
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
+    from churnguard import history_batches
     from churnguard.data_test_scope import ScopeSettingError, dbt_build_args
     from churnguard.dbt_cli import DbtError, run_dbt
     from churnguard.defs.locking import WarehouseBusyError
@@ -120,10 +121,17 @@ def _cmd_build(args: argparse.Namespace) -> int:
     def build() -> None:
         with _writer_lock(warehouse, "churnguard build"):
             dbt_vars = _build_vars(args, warehouse)
-            run_dbt(command + dbt_build_args(dbt_vars["test_scope"]), warehouse=warehouse, dbt_vars=dbt_vars,
-                    progress=not args.dbt_log)
+            extra = dbt_build_args(dbt_vars["test_scope"])
+            if not args.select and history_batches.may_be_long(
+                warehouse, full_refresh=args.full_refresh, start_date=args.start_date
+            ):  # a long history: in batches of days when it is too big for one pass
+                history_batches.build(warehouse, dbt_vars, full_refresh=args.full_refresh, extra_args=extra,
+                                      progress=not args.dbt_log)
+            else:
+                run_dbt(command + extra, warehouse=warehouse, dbt_vars=dbt_vars, progress=not args.dbt_log)
 
-    return _exit_code(build, {ScopeSettingError: 2, WarehouseBusyError: 3, DbtError: 1})
+    return _exit_code(build, {ScopeSettingError: 2, WarehouseBusyError: 3, DbtError: 1,
+                              history_batches.BatchSettingError: 2})
 
 
 def _exit_code(step, codes: dict[type[Exception], int]) -> int:

@@ -11,6 +11,8 @@ a full refresh, a long backfill) splits a window whose estimated customer-days e
 ``CHURNGUARD_HISTORY_BATCH_ROWS`` (default 2,000,000; ``0`` = never split) into equal runs
 of consecutive days: every batch but the last is a ``dbt run`` of those models; the last is
 the step's usual ``dbt build``, whose data tests then read the whole window.
+``churnguard build`` does the same when it builds a long history (`build`): the models
+upstream of the day-grain chain first, then the batches, then the rest.
 
 The estimate counts the days of each customer's lifecycle spells (``int_customer_lifecycle_spells``,
 built by the step before) that fall in the window: the rows ``fct_customer_day`` will have,
@@ -24,6 +26,10 @@ import os
 from datetime import date, timedelta
 from typing import Optional
 
+INCREMENTAL = "config.materialized:incremental"
+DAILY_SELECT = f"{INCREMENTAL}+,+{INCREMENTAL}"
+"""Incremental models and every model between two of them (e.g. a view that one incremental
+model reads from another): the per-day chain, built together for a range of days."""
 DEFAULT_BATCH_ROWS = 2_000_000
 BATCH_ROWS_ENV = "CHURNGUARD_HISTORY_BATCH_ROWS"
 SPELLS = ("intermediate", "int_customer_lifecycle_spells")
@@ -103,3 +109,59 @@ def plan(con, start: Optional[date], end: Optional[date], per_batch: Optional[in
 
 def _as_date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def may_be_long(warehouse, *, full_refresh: bool, start_date: Optional[str]) -> bool:
+    """Whether a whole-project ``churnguard build`` may cover a long history of the day-grain
+    models (and so is planned in batches): a full refresh, an explicit ``--start-date``, or
+    a warehouse whose facts are not built yet. A nightly build (a built warehouse, no
+    dates) rebuilds only its lookback days: one pass, planned by nobody."""
+    from churnguard import data_test_scope
+
+    if batch_rows() <= 0:
+        return False
+    return full_refresh or bool(start_date) or not data_test_scope.warehouse_is_built(warehouse)
+
+
+def build(warehouse, dbt_vars: dict, *, full_refresh: bool, extra_args: list[str], progress: bool = True,
+          say=print) -> list[tuple[date, date]]:
+    """``churnguard build`` of a long history in three parts, as the nightly job's steps do:
+
+    1. ``dbt build`` of everything not downstream of an incremental model (seeds, staging,
+       lifecycle spells, dimensions) with the tests whose parents are all among them;
+    2. the batches (`plan`, from the spells just built): ``dbt run`` of the day-grain chain
+       for every batch but the last (the first with ``--full-refresh`` when asked);
+    3. ``dbt build`` of the incremental models and everything downstream for the last batch,
+       with every remaining test; in window scope they read the whole window
+       (``test_start_date``).
+
+    Returns the batches (one: the window fitted, built in part 3 alone)."""
+    from churnguard import warehouse_sql
+    from churnguard.dbt_cli import run_dbt
+
+    refresh = ["--full-refresh"] if full_refresh else []
+    say("building the models upstream of the day-grain facts")
+    run_dbt(["build", *refresh, "--exclude", f"{INCREMENTAL}+", "--indirect-selection", "cautious", *extra_args],
+            warehouse=warehouse, dbt_vars=dbt_vars, progress=progress)
+    start = date.fromisoformat(dbt_vars["start_date"]) if dbt_vars.get("start_date") else None
+    end = date.fromisoformat(dbt_vars["end_date"]) if dbt_vars.get("end_date") else None
+    with warehouse_sql.connect(warehouse, read_only=True) as con:
+        batches = plan(con, start, end)
+    final_vars = dict(dbt_vars)
+    if len(batches) > 1:
+        days = (batches[0][1] - batches[0][0]).days + 1
+        say(f"{len(batches)} batches of about {days} days ({BATCH_ROWS_ENV}={batch_rows():,} customer-days per batch)")
+        for number, (first, last) in enumerate(batches[:-1], start=1):
+            batch_vars = {**dbt_vars, "start_date": dbt_vars.get("start_date") if number == 1 else first.isoformat(),
+                          "end_date": last.isoformat()}
+            say(f"batch {number}/{len(batches)}: {first} .. {last}")
+            run_dbt(["run", *(refresh if number == 1 else []), "--select", DAILY_SELECT], warehouse=warehouse,
+                    dbt_vars={k: v for k, v in batch_vars.items() if v is not None}, progress=progress)
+        say(f"batch {len(batches)}/{len(batches)}: {batches[-1][0]} .. {batches[-1][1]}, then everything downstream")
+        final_vars["start_date"] = batches[-1][0].isoformat()
+        if dbt_vars.get("start_date"):  # the data tests read every day of the window, not only the last batch
+            final_vars["test_start_date"] = dbt_vars["start_date"]
+        refresh = []  # the first batch made the tables
+    run_dbt(["build", *refresh, "--select", f"{INCREMENTAL}+", *extra_args], warehouse=warehouse,
+            dbt_vars=final_vars, progress=progress)
+    return batches

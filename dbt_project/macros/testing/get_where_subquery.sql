@@ -58,9 +58,14 @@
     {%- if start -%}
         {{ return(date_literal(start | string)) }}
     {%- endif -%}
-    {#- Read through the graph, not ref(): a test does not depend on the clock model. -#}
-    {%- set bounds = graph.nodes[['model', project_name, 'util_date_bounds'] | join('.')].relation_name -%}
-    {%- set as_of = run_query("select as_of_date from " ~ bounds).rows[0][0] -%}
+    {#- Read through the graph, not ref(): a test does not depend on the clock model. A test
+        that runs before the clock model exists (the first build of a warehouse asked for
+        window-scoped tests) reads every row. -#}
+    {%- set clock = graph.nodes[['model', project_name, 'util_date_bounds'] | join('.')] -%}
+    {%- if adapter.get_relation(database=clock.database, schema=clock.schema, identifier=clock.alias) is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set as_of = run_query("select as_of_date from " ~ clock.relation_name).rows[0][0] -%}
     {%- if as_of is none -%}
         {{ return(none) }}
     {%- endif -%}

@@ -53,10 +53,8 @@ from churnguard.dbt_cli import RUN_ENV_PREFIX, run_dbt, run_settings_in_environ,
 from churnguard.defs.partitions import HISTORY_FLOOR, dbt_window_vars, window_dates
 from churnguard.defs.warehouse import WarehouseResource, WarehouseUnavailableError
 
-INCREMENTAL = "config.materialized:incremental"
-DAILY_SELECT = f"{INCREMENTAL}+,+{INCREMENTAL}"
-"""Incremental models and every model between two of them (e.g. a view that one incremental
-model reads from another): the per-day chain, built together for a partition range."""
+INCREMENTAL = history_batches.INCREMENTAL
+DAILY_SELECT = history_batches.DAILY_SELECT
 DBT_SEEDS = "dbt_seed_reference_data"
 DBT_MODELS = "dbt_build_staging_and_dimensions"
 DBT_DAILY_MODELS = "dbt_build_daily_facts"
