@@ -1,6 +1,6 @@
 {#- Lifecycle spells: one row per customer per uninterrupted period as a customer.
 
-    Every churn definition of SPEC section 3 is expressed as "coverage" intervals that
+    Every churn definition (subscription, activity, order) is expressed as "coverage" intervals that
     are merged into spells:
     - subscription: each subscription covers [start_date, end_date); intervals whose gap
       is at most churn_grace_days merge (a return inside the grace gap is not churn).

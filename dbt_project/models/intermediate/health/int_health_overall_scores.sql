@@ -1,4 +1,4 @@
-{#- The overall health score (SPEC sections 4 and 5) on top of the dimension scores:
+{#- The overall health score on top of the dimension scores:
     the weighted mean of the dimension scores that have data, with the weights of
     health_dimensions.csv re-normalised over them (missing data never lowers the
     score), rounded to a whole number; its warning tier (health_tiers.csv); each

@@ -1,4 +1,4 @@
-{#- Early-warning rules of SPEC section 7 (and the financial thresholds of section 6):
+{#- Early-warning rules (and the financial warning thresholds):
     one row per customer, day and rule that fires, with the value that made it fire.
     Each rule is a reason code of warning_rules.csv, which holds its parameters, its
     severity, whether it opens an alert episode on its own, and whether it is enabled.

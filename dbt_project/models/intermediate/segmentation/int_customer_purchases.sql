@@ -1,4 +1,4 @@
-{#- Purchases per customer for RFM scoring (SPEC section 8), as of the warehouse's
+{#- Purchases per customer for RFM (recency, frequency, monetary) scoring, as of the warehouse's
     as-of date: completed orders and subscription invoices (recurring billing, void
     ones excluded; one-off invoices are not counted again because they bill orders),
     within the trailing 365 days. Recency is the days since the latest purchase ever. -#}

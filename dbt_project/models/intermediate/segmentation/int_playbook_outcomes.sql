@@ -1,5 +1,5 @@
 {#- Retention playbooks with the save success rate and cost used for retention ROI
-    (SPEC section 8): the rate and average cost observed in the customer's own
+    (CLV x save success rate - retention cost): the rate and average cost observed in the customer's own
     interventions once a playbook has at least min_decided_interventions decided
     outcomes (saved, churned or no_response; pending ones are not decided yet),
     otherwise the defaults of retention_playbooks.csv. -#}

@@ -1,4 +1,4 @@
-{#- Alert episodes (SPEC sections 5, 7 and 8), not daily alerts. Alert days are the
+{#- Alert episodes, not daily alerts. Alert days are the
     days of health_scores with an alert_tier. A run of consecutive alert days raises an
     episode on the day it turns red or reaches alert_min_yellow_days days (opened_date;
     the run's first day is first_alert_date). Alert days at most

@@ -1,4 +1,4 @@
-{#- Customer value and segmentation on the warehouse's as-of date (SPEC section 8), one
+{#- Customer value and segmentation on the warehouse's as-of date, one
     row per customer: annual revenue and value tier, RFM scores, lifetime value, the
     current health tier and risk level, and the customer's cell in the value x risk
     matrix with its default playbook.

@@ -1,4 +1,4 @@
-{#- Health score per customer per active day (SPEC sections 4, 5 and 7): the five
+{#- Health score per customer per active day: the five
     dimension scores and bands, the weighted overall score and its tier, the change
     versus 30 and 90 days earlier, the explanation (the dimension that pulled the score
     down most and the early-warning rules that fired) and the day's alert tier.

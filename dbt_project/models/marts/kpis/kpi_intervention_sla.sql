@@ -1,5 +1,5 @@
-{#- Intervention SLA compliance per month of alert opening and alert tier (SPEC sections 5
-    and 8): the share of episodes contacted within the response SLA (24 h red, 7 days
+{#- Intervention SLA compliance per month of alert opening and alert tier (response SLA
+    and intervention timeline): the share of episodes contacted within the response SLA (24 h red, 7 days
     yellow), and, where interventions record them, interviews within sla_interview_days
     (5) and tailored solutions within sla_solution_days (7) of the alert. Episodes whose
     deadline has not passed and that were not contacted yet are not counted. -#}

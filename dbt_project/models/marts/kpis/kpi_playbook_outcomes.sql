@@ -1,4 +1,4 @@
-{#- Save rate per retention playbook actually applied (the A/B view of SPEC sections 8-9)
+{#- Save rate per retention playbook actually applied (an A/B comparison of playbooks)
     and per value x risk cell, over alert episodes whose outcome is known, with a 95%
     Wilson interval and a two-proportion z-test against all other groups of the same
     comparison. Groups or comparisons with fewer than kpi_min_sample_for_comparison
