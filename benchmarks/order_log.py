@@ -1,4 +1,4 @@
-"""The order-only world of issue 14's third target, end to end: generate a purchase-log-shaped
+"""The order-only world, end to end: generate a purchase-log-shaped
 world (``churnguard generate --world order_shop``, by default 23,570 customers x 548 days,
 about the real purchase log's shape), then ``churnguard run`` on it (load, dbt build, quality
 gate, delivery: the nightly Dagster job, once) in a scratch folder, and print
@@ -12,7 +12,7 @@ gate, delivery: the nightly Dagster job, once) in a scratch folder, and print
     .venv/bin/python benchmarks/order_log.py [--customers 23570] [--days 548] [--seed 7]
                                              [--workdir DIR] [--keep] [--json FILE]
 
-Target (issue 14): the run in <= 90 s and a warehouse <= 200 MB.
+Target: the run in <= 90 s and a warehouse <= 200 MB.
 """
 
 from __future__ import annotations

@@ -260,7 +260,7 @@ def build_billing(rng, cu: Customers, lc: Lifecycle, daily: DailyResult, w: Wind
     due = issued + net * DAY
 
     # -------------------------------------------------------------- payments
-    # the customer's health around the due date sets how late it pays (SPEC section 6 bands:
+    # the customer's health around the due date sets how late it pays (the payment-delay bands:
     # on time when healthy, 5-10 days late when slipping, more than 10 days when in trouble)
     due_day = np.clip((due - w.start_sec) // DAY, 0, D - 1)
     hp = np.minimum(h, daily.h(cust, due_day))

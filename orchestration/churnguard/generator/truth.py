@@ -4,7 +4,7 @@ No model reads this file; it is the answer key for evaluating the health score a
 the warnings. One row per churn event (``churn_number`` 1, 2, ...) for customers that
 churned, and one row with ``churn_number`` 0 for every customer that did not.
 
-Churn dates follow the SPEC definitions, computed from the raw rows the generator wrote:
+Churn dates follow the warehouse's churn definitions, computed from the raw rows the generator wrote:
 
 - subscription: ``churned_on`` = the first day without service (the date of the last
   subscription's ``ended_at``) when no new subscription starts within the 30-day grace
@@ -48,7 +48,7 @@ def _iso(w: Window, day) -> str:
 
 
 def _activity_churns(cu: Customers, lc: Lifecycle, daily: DailyResult, w: Window, bm: int):
-    """Churns found by the SPEC rule in the simulated activity, matched to simulated events.
+    """Churns found by the churn definition in the simulated activity, matched to simulated events.
 
     Returns (customer, last_activity_day, next_activity_day or None, slot or None, observable)."""
     D, thr = w.days, THRESHOLD[bm]
@@ -132,7 +132,7 @@ def build_truth(cu: Customers, lc: Lifecycle, daily: DailyResult, w: Window, acc
             "archetype": EVENT_NAMES[lc.typ[c, k]], "decline_day": lc.a[c, k] if lc.typ[c, k] == GRADUAL else None,
             "left": off_a, "churned": off_a, "react": off_b if off_b < D else None,
             "intervened": bool(itv_in_window[c, k])})
-    # activity and order customers: the SPEC rule applied to what was generated
+    # activity and order customers: the churn definition applied to what was generated
     for bm in (ACT, ORD):
         thr = THRESHOLD[bm]
         for c, last, nxt, k, observable in _activity_churns(cu, lc, daily, w, bm):

@@ -9,7 +9,7 @@ customer) drawn from competing hazards:
   worked) or ``recovered`` (the customer got better on its own);
 - ``noise_dip``: a short, shallow dip that heals by itself (false-alarm material);
 - ``grace_lapse`` (subscription): service lapses at a billing boundary and a new
-  subscription starts 1-28 days later (not churn by the SPEC's 30-day grace gap);
+  subscription starts 1-28 days later (not churn under the 30-day grace gap);
 - ``pause`` (activity/order): a quiet spell shorter than the churn threshold.
 
 A churn may be followed by a reactivation after more than the grace gap. The latent
