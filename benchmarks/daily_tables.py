@@ -60,11 +60,10 @@ def relation_pattern(model: str) -> re.Pattern[str]:
 
 
 def compiled(target: Path, node: dict) -> str | None:
-    path = target / "compiled" / node["package_name"] / node["original_file_path"]
-    if node["resource_type"] == "test" and node.get("attached_node") is None and not path.exists():
-        return None
-    # generic tests are compiled under <yml path>/<test name>.sql
-    for candidate in (path, path / f"{node['name']}.sql", target / "compiled" / node["package_name"] / node["path"]):
+    """The node's compiled SQL from the build's target folder (None when not compiled).
+    A model's is at its own path; a generic test's under ``<models yml>/<test path>``."""
+    root = target / "compiled" / node["package_name"]
+    for candidate in (root / node["original_file_path"], root / node["original_file_path"] / node["path"]):
         if candidate.is_file():
             return candidate.read_text()
     return None
