@@ -96,6 +96,37 @@ def test_window_filter_is_compiled_into_window_scoped_tests_only(sample_warehous
     assert dim_tests and all("dbt_subquery" not in sql for sql in dim_tests)  # no test_window_column: every row
 
 
+def test_window_scoped_test_of_a_daily_aggregate_reads_its_table_not_the_raw_logins(
+    sample_warehouse: Path, tmp_path: Path, as_of: date
+) -> None:
+    """int_product_usage_daily is a table: its nightly tests filter the table scan to the
+    window. As a view they re-ran the de-duplication of every raw login (the filter cannot
+    pass the staging view's window over login_id), whatever the window."""
+    warehouse = copy_warehouse(sample_warehouse, tmp_path / "usage_plan")
+    target = tmp_path / "dbt_target"
+    run_dbt(["compile", "--select", "int_product_usage_daily"], warehouse=warehouse,
+            dbt_vars={"test_scope": "window"}, capture=True)
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    unique_usage_day = next(
+        r["compiled_code"] for r in results
+        if r["unique_id"].startswith("test.churnguard.unique_combination_of_columns_int_product_usage_daily")
+    )
+    first = (as_of - timedelta(days=3)).isoformat()
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        kinds = dict(con.execute(
+            "select table_name, table_type from information_schema.tables where table_schema = 'intermediate' "
+            "and table_name in ('int_product_usage_daily', 'int_subscriptions_daily')"
+        ).fetchall())
+        plan = "\n".join(row[1] for row in con.execute("explain " + unique_usage_day).fetchall())
+    finally:
+        con.close()
+    assert kinds == {"int_product_usage_daily": "BASE TABLE", "int_subscriptions_daily": "VIEW"}
+    assert "Table: churnguard.intermediate.int_product_usage_daily" in plan, plan
+    assert f"date_day >= '{first}'::DATE" in plan, plan  # pushed into the scan of the table
+    assert "logins" not in plan, plan  # no raw or staging logins read
+
+
 def test_unknown_scope_is_a_clear_error(sample_warehouse: Path, tmp_path: Path) -> None:
     warehouse = copy_warehouse(sample_warehouse, tmp_path / "bad_scope")
     result = run_dbt(["test", "--select", "fct_customer_day,test_name:unique_combination_of_columns"],

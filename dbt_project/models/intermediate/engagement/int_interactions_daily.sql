@@ -1,6 +1,12 @@
 {#- CRM interactions per customer per day (only days with at least one). An outbound
     interaction is proactive outreach by the vendor; it is unanswered when the
-    customer never replied or attended. -#}
+    customer never replied or attended.
+
+    A table, not a view, on every engine: the customer-day facts read every day of it
+    (carried last interaction) and ten data tests read it; as a view each re-aggregated the
+    raw interactions (docs/SCALING.md, "Daily aggregates as tables"). -#}
+
+{{ config(materialized='table') }}
 
 with interactions as (
     select * from {{ ref('stg_crm__interactions') }}

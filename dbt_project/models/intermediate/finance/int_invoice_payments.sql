@@ -1,6 +1,12 @@
 {#- One row per invoice with how and when it was paid. An invoice counts as paid on
     the day its succeeded payments first cover the amount due; payment delay is the
-    days from due date to that day (negative = early). Void invoices are excluded. -#}
+    days from due date to that day (negative = early). Void invoices are excluded.
+
+    A table, not a view, on every engine: int_invoices_daily, int_receivables_daily and
+    eight data tests read it; as a view each re-ran the running payment sums over every
+    payment (docs/SCALING.md, "Daily aggregates as tables"). -#}
+
+{{ config(materialized='table') }}
 
 with invoices as (
     select * from {{ ref('stg_billing__invoices') }}

@@ -1,5 +1,11 @@
 {#- Invoice events per customer per day: invoices issued, and invoices settled with
-    their payment delay (days after the due date). Only days with an event. -#}
+    their payment delay (days after the due date). Only days with an event.
+
+    A table, not a view, on every engine: the customer-day facts and its data tests read it;
+    as a view each re-ran the invoice payment matching (docs/SCALING.md, "Daily aggregates
+    as tables"). -#}
+
+{{ config(materialized='table') }}
 
 with invoice_payments as (
     select * from {{ ref('int_invoice_payments') }}

@@ -1,4 +1,10 @@
-{#- Completed orders per customer per day (refunded and canceled orders excluded). -#}
+{#- Completed orders per customer per day (refunded and canceled orders excluded).
+
+    A table, not a view, on every engine: the lifecycle spells and the customer-day facts
+    read every day of it (last order), and its data tests; as a view each re-aggregated the
+    raw orders (docs/SCALING.md, "Daily aggregates as tables"). -#}
+
+{{ config(materialized='table') }}
 
 with orders as (
     select * from {{ ref('stg_billing__orders') }}

@@ -1,6 +1,13 @@
 {#- Overdue receivables per customer per day: invoices past their due date and not yet
     paid at the end of that day, with what was still outstanding then (amount due less
-    the payments made by that day: no look-ahead). Only days with something overdue. -#}
+    the payments made by that day: no look-ahead). Only days with something overdue.
+
+    A table, not a view, on every engine: its data tests and the customer-day facts read it;
+    as a view each re-ran the overdue-day expansion and its payment sums (its rows are the
+    overdue invoice-days only, a small table) (docs/SCALING.md, "Daily aggregates as
+    tables"). -#}
+
+{{ config(materialized='table') }}
 
 with invoice_payments as (
     select * from {{ ref('int_invoice_payments') }}

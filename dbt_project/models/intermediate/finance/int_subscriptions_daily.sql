@@ -1,6 +1,12 @@
 {#- Subscription state per customer per day: MRR in force, subscriptions running and
     the next contract renewal date. A subscription covers days from its start date up
-    to, not including, its end date. Only days with a running subscription. -#}
+    to, not including, its end date. Only days with a running subscription.
+
+    A view (the intermediate default), unlike the other daily aggregates: the customer-day
+    facts and the health scores read only their build window of it, a filter that reaches
+    the day expansion, and its tests are cheap; as a table it would store every
+    subscription-day of the history (in a subscription business the largest of the daily
+    aggregates) and rebuild all of it every night (docs/SCALING.md, "Daily aggregates as tables"). -#}
 
 with subscriptions as (
     select * from {{ ref('stg_billing__subscriptions') }}

@@ -2,7 +2,14 @@
     generic product event stream (crm.product_events), so usage can come from whichever
     the product records. A product user with events but no login that day counts as one
     session (logins), the same as a login would; active_users counts the distinct users
-    seen in either. Without product events the figures are the logins'. -#}
+    seen in either. Without product events the figures are the logins'.
+
+    A table, not a view, on every engine: the lifecycle spells, the customer-day facts
+    (every day, for the carried last-login date) and seven data tests read it; as a view
+    each of them de-duplicated and aggregated every raw login again (docs/SCALING.md, "Daily
+    aggregates as tables"). -#}
+
+{{ config(materialized='table') }}
 
 with logins as (
     select * from {{ ref('stg_crm__logins') }}

@@ -1,5 +1,10 @@
 {#- Tickets open at the end of each day per customer (created on or before the day,
-    not solved by its end), and how many of those are severe. Only days with any. -#}
+    not solved by its end), and how many of those are severe. Only days with any.
+
+    A view (the intermediate default): the customer-day facts read only their build window
+    of it, a filter that reaches the day expansion, and its tests are cheap; a table would
+    store every open ticket-day and rebuild the whole history every night for no measurable
+    saving (docs/SCALING.md, "Daily aggregates as tables"). -#}
 
 with tickets as (
     select * from {{ ref('stg_support__tickets') }}

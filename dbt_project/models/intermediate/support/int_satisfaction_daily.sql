@@ -1,5 +1,11 @@
 {#- CSAT ratings (1-5) and NPS responses (0-10) per customer per day, with the day's
-    average scores. Only days with at least one rating or response. -#}
+    average scores. Only days with at least one rating or response.
+
+    A table, not a view, on every engine: the customer-day facts and the satisfaction
+    history read every day of it, and its data tests; as a view each re-aggregated the raw
+    surveys (docs/SCALING.md, "Daily aggregates as tables"). -#}
+
+{{ config(materialized='table') }}
 
 with csat as (
     select

@@ -1,5 +1,9 @@
 {#- Support ticket events per customer per day: opened (and how many severe) and solved.
-    Severe = priority in var severe_ticket_priorities (default high, urgent). -#}
+    Severe = priority in var severe_ticket_priorities (default high, urgent).
+
+    A view (the intermediate default): the customer-day facts read only their build window
+    of it and its tests are cheap; a table would rebuild the whole history every night for
+    no measurable saving (docs/SCALING.md, "Daily aggregates as tables"). -#}
 
 with tickets as (
     select * from {{ ref('stg_support__tickets') }}
