@@ -1,4 +1,4 @@
-{#- The five dimension scores of the health score (SPEC section 4), one row per customer
+{#- The five dimension scores of the health score, one row per customer
     per day on which the customer is active, with every signal they are computed from.
     Each score is 0-100 (a whole number) or null when the customer has no data for the
     dimension; the scoring functions and their parameters are described in
@@ -38,6 +38,9 @@
 {%- set activity_days = rule_window_days_literal('activity_down_40pct_3w', 21) %}
 {%- set read_back = [89, activity_days - 1] | max %}
 {%- set signals = health_signal_catalog() %}
+{#- the signal points as columns: a pivot (GROUP BY) or one join per signal, see
+    health_signal_points_by_join() -#}
+{%- set points_by_join = health_signal_points_by_join() %}
 
 with facts as (
     select * from {{ ref('fct_customer_day') }}
@@ -638,6 +641,8 @@ signal_points as (
         and curve_high.knot = {{ curve_knot_of('signal_ranks.percentile_high') }}
 ),
 
+{%- if not points_by_join %}
+
 signal_points_wide as (
     select
         customer_id,
@@ -650,6 +655,7 @@ signal_points_wide as (
     from signal_points
     group by customer_id, date_day
 ),
+{%- endif %}
 
 -- Weights of the signals within their dimension: calibrated (seed health_calibration,
 -- item_type 'signal_weight') or 1 each.
@@ -737,7 +743,12 @@ final as (
         ratios.repeat_ticket_categories,
 
         {%- for signal in signals %}
+        {%- if points_by_join %}
+        {{ rounded('(' ~ signal.name ~ '_row.percentile_low + ' ~ signal.name ~ '_row.percentile_high) / 2.0') }}
+            as {{ signal.name }}_percentile,
+        {%- else %}
         signal_points_wide.{{ signal.name }}_percentile,
+        {%- endif %}
         {%- endfor %}
 
         -- each dimension: the weighted mean of the points of its signals with evidence
@@ -745,15 +756,25 @@ final as (
         {%- for dimension in health_dimension_names() %}
         {%- set pairs = [] %}
         {%- for signal in signals if signal.dimension == dimension %}
-        {%- do pairs.append(('signal_points_wide.' ~ signal.name ~ '_points', 'signal_weights.' ~ signal.name ~ '_weight')) %}
+        {%- do pairs.append((signal.name ~ '_row.points' if points_by_join else 'signal_points_wide.' ~ signal.name ~ '_points',
+            'signal_weights.' ~ signal.name ~ '_weight')) %}
         {%- endfor %}
         {{ whole_score(renormalised_weighted_mean(pairs)) }} as {{ dimension }}_score{% if not loop.last %},{% endif %}
         {%- endfor %}
     from ratios
     cross join signal_weights
+    {%- if points_by_join %}
+    {%- for signal in signals %}
+    left join signal_points as {{ signal.name }}_row
+        on ratios.customer_id = {{ signal.name }}_row.customer_id
+        and ratios.date_day = {{ signal.name }}_row.date_day
+        and {{ signal.name }}_row.signal_id = {{ loop.index }}
+    {%- endfor %}
+    {%- else %}
     left join signal_points_wide
         on ratios.customer_id = signal_points_wide.customer_id
         and ratios.date_day = signal_points_wide.date_day
+    {%- endif %}
 )
 
 select * from final
