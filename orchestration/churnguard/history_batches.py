@@ -111,6 +111,26 @@ def _as_date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
+def earlier_batches(batches: list[tuple[date, date]], dbt_vars: dict, full_refresh: bool):
+    """For every batch but the last: (number, (first, last), dbt vars, extra ``dbt run``
+    arguments). The first batch keeps the window's own start (none: the history start) and
+    alone gets ``--full-refresh`` when asked: it makes the tables the others add to."""
+    for number, (first, last) in enumerate(batches[:-1], start=1):
+        start = dbt_vars.get("start_date") if number == 1 else first.isoformat()
+        batch_vars = {**dbt_vars, "start_date": start, "end_date": last.isoformat()}
+        refresh = ["--full-refresh"] if number == 1 and full_refresh else []
+        yield number, (first, last), {k: v for k, v in batch_vars.items() if v is not None}, refresh
+
+
+def last_batch_vars(batches: list[tuple[date, date]], dbt_vars: dict) -> dict:
+    """The dbt vars of the build of the last batch: its first day as ``start_date``; the data
+    tests read every day of the window (``test_start_date``), not only the last batch."""
+    final = {**dbt_vars, "start_date": batches[-1][0].isoformat()}
+    if dbt_vars.get("start_date"):
+        final["test_start_date"] = dbt_vars["start_date"]
+    return final
+
+
 def may_be_long(warehouse, *, full_refresh: bool, start_date: Optional[str]) -> bool:
     """Whether a whole-project ``churnguard build`` may cover a long history of the day-grain
     models (and so is planned in batches): a full refresh, an explicit ``--start-date``, or
@@ -151,16 +171,12 @@ def build(warehouse, dbt_vars: dict, *, full_refresh: bool, extra_args: list[str
     if len(batches) > 1:
         days = (batches[0][1] - batches[0][0]).days + 1
         say(f"{len(batches)} batches of about {days} days ({BATCH_ROWS_ENV}={batch_rows():,} customer-days per batch)")
-        for number, (first, last) in enumerate(batches[:-1], start=1):
-            batch_vars = {**dbt_vars, "start_date": dbt_vars.get("start_date") if number == 1 else first.isoformat(),
-                          "end_date": last.isoformat()}
+        for number, (first, last), batch_vars, batch_refresh in earlier_batches(batches, dbt_vars, full_refresh):
             say(f"batch {number}/{len(batches)}: {first} .. {last}")
-            run_dbt(["run", *(refresh if number == 1 else []), "--select", DAILY_SELECT], warehouse=warehouse,
-                    dbt_vars={k: v for k, v in batch_vars.items() if v is not None}, progress=progress)
+            run_dbt(["run", *batch_refresh, "--select", DAILY_SELECT], warehouse=warehouse, dbt_vars=batch_vars,
+                    progress=progress)
         say(f"batch {len(batches)}/{len(batches)}: {batches[-1][0]} .. {batches[-1][1]}, then everything downstream")
-        final_vars["start_date"] = batches[-1][0].isoformat()
-        if dbt_vars.get("start_date"):  # the data tests read every day of the window, not only the last batch
-            final_vars["test_start_date"] = dbt_vars["start_date"]
+        final_vars = last_batch_vars(batches, dbt_vars)
         refresh = []  # the first batch made the tables
     run_dbt(["build", *refresh, "--select", f"{INCREMENTAL}+", *extra_args], warehouse=warehouse,
             dbt_vars=final_vars, progress=progress)

@@ -202,17 +202,14 @@ def build_earlier_batches(
     target = run_target_path(project, warehouse.path, context.op_def.name)
     select = ["--select", DAILY_SELECT] + (["--exclude", *exclude] if exclude else [])
     with warehouse.write_lock(context, f"dbt run ({context.op_def.name}, history batches)"):
-        for number, (first, last) in enumerate(batches[:-1], start=1):
+        for number, (first, last), batch_vars, refresh in history_batches.earlier_batches(
+            batches, dict(dbt_vars), build_config.full_refresh
+        ):
             started = time.monotonic()
-            batch_vars = {**dict(dbt_vars), "start_date": dbt_vars["start_date"] if number == 1 else first.isoformat(),
-                          "end_date": last.isoformat()}
-            refresh = ["--full-refresh"] if number == 1 and build_config.full_refresh else []
             run_dbt(["run", *refresh, *select, "--target-path", str(target)], warehouse=warehouse.path,
                     dbt_vars=batch_vars, capture=True)
             context.log.info(f"batch {number}/{len(batches)}: {first} .. {last} built in {time.monotonic() - started:.1f}s")
-    final_vars = {**dict(dbt_vars), "start_date": batches[-1][0].isoformat(),
-                  # the data tests read every day of the window, not only the last batch
-                  "test_start_date": dbt_vars["start_date"]}
+    final_vars = history_batches.last_batch_vars(batches, dict(dbt_vars))
     return final_vars, build_config.model_copy(update={"full_refresh": False, "tests": scope})
 
 
