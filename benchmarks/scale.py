@@ -20,8 +20,11 @@ are recorded. Steps:
 3. reference   one DuckDB statement reading every raw table once, aggregated to
                customer x day (benchmarks/reference_pass.py); the ratio column divides
                each step by it
-4. full build  ``dbt build --vars {as_of_date: <as-of - 1>}``: every model and test from
-               an empty warehouse, as the warehouse was the day before the as-of date
+4. full build  ``churnguard build --as-of-date <as-of - 1> --tests full``: every model and
+               test from an empty warehouse, as the warehouse was the day before the
+               as-of date; a history of more than CHURNGUARD_HISTORY_BATCH_ROWS
+               customer-days is split into batches by churnguard itself (``--batch-rows``
+               sets it; the log dates each batch)
 5. nightly     ``churnguard build``: what the nightly job runs (incremental models for
                the new day plus the lookback, tables rebuilt, every test)
 6. incremental ``dbt run`` of the incremental models alone over the nightly window
@@ -66,9 +69,8 @@ SIZES = {"S": (1_000, 365), "M": (10_000, 730), "L": (100_000, 730)}
 DEFAULT_WORLD = "saas"
 FACT_TABLE = "marts.fct_customer_day"
 INCREMENTAL = "config.materialized:incremental"
-# The incremental models and the views between them (int_health_overall_scores).
-BETWEEN_INCREMENTAL = f"{INCREMENTAL}+,+{INCREMENTAL}"
 GIB = 1024**3
+BATCH_ROWS_ENV = "CHURNGUARD_HISTORY_BATCH_ROWS"
 
 STEP_LABELS = {
     "generate": "generate raw data",
@@ -174,6 +176,7 @@ class Bench:
         env.setdefault("CHURNGUARD_DUCKDB_MEMORY_LIMIT", "5GB")
         env["CHURNGUARD_DUCKDB_TEMP_DIR"] = str(self.workdir / f"{tag}_duckdb_tmp")
         env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+        env["PYTHONUNBUFFERED"] = "1"  # lines reach the log when printed: measure() dates them
         env.pop("CHURNGUARD_DESTINATIONS_FILE", None)
         # generated worlds end in the past: without this the stale-data guard would block the
         # delivery step and it would measure nothing
@@ -181,16 +184,22 @@ class Bench:
         return env
 
     def measure(self, name: str, command: list[str], env: dict[str, str]) -> dict:
-        """Run ``command``; return wall seconds, peak RSS and exit status."""
+        """Run ``command``; return wall seconds, CPU seconds, peak RSS and exit status. Each
+        line of its output goes to the step's log prefixed with the seconds since the start
+        (``[  12.3s] ``), which dates the parts of a batched build."""
         log = self.logs / f"{name}.log"
         print(f"[{datetime.now(timezone.utc):%H:%M:%S}] {name}: {' '.join(command)}", flush=True)
         load_before = load_average()
         with open(log, "w") as out:
             started = time.perf_counter()
             process = subprocess.Popen(
-                command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=self.workdir, start_new_session=True
+                command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=self.workdir,
+                start_new_session=True, text=True, errors="replace",
             )
             try:
+                for line in process.stdout:
+                    out.write(f"[{time.perf_counter() - started:7.1f}s] {line}")
+                    out.flush()
                 _, status, usage = os.wait4(process.pid, 0)
             except BaseException:  # interrupted: stop the step's whole process group
                 os.killpg(process.pid, signal.SIGTERM)
@@ -243,61 +252,23 @@ class Bench:
         command = [*CHURNGUARD, "dbt", "--", *args]
         if vars_:
             command += ["--vars", json.dumps(vars_)]
-        step = self.measure(key, command, self.env(tag))
+        step = self.measure(key, command, self.dbt_env(tag, key))
         step.update(self.dbt_timings(tag, key))
         return self.record(key, step, scope)
 
     def build(self, key: str, tag: str, scope: dict | None = None, as_of: str | None = None) -> dict:
-        """``churnguard build``; with ``as_of`` the warehouse is built as it was that day
-        (var as_of_date: facts, tables and tests all end then)."""
+        """``churnguard build``; with ``as_of`` the full build of a new warehouse as it was
+        that day (``--as-of-date``: facts, tables and tests all end then; every test reads
+        every row), which splits a long history into batches by itself; without, the nightly
+        build with window-scoped tests, as on six nights of seven."""
         if as_of:
-            command = [*CHURNGUARD, "dbt", "--", "build", "--vars", json.dumps({"as_of_date": as_of})]
-        else:  # the nightly build; window-scoped tests, as on six nights of seven
+            command = [*CHURNGUARD, "build", "--as-of-date", as_of, "--tests", "full"]
+        else:
             command = [*CHURNGUARD, "build", "--tests", "window"]
-        step = self.measure(key, command, self.env(tag))
+        step = self.measure(key, command, self.dbt_env(tag, key))
         step.update(self.dbt_timings(tag, key))
+        step.update(batch_parts(Path(step["log"]).read_text(), step["seconds"]))
         return self.record(key, step, scope)
-
-    def batched_full_build(self, tag: str, as_of: date, batch_days: int) -> dict:
-        """The full build in day batches, for data whose single-pass build would spill more
-        than the disk holds: (1) the seeds and models upstream of the incremental ones, without
-        tests;
-        (2) the incremental models over ``batch_days`` days at a time (``start_date`` /
-        ``end_date``), as a partitioned backfill does; (3) a plain ``dbt build`` of
-        everything (the incremental models then redo only their lookback days; every model
-        downstream is built and every test runs on every row). Recorded as one step: summed
-        wall time, the largest peak, the last invocation's dbt timings."""
-        as_of_var = {"as_of_date": as_of.isoformat()}
-        parts: list[dict] = []
-        parts.append(self.dbt("full_build_upstream", tag,
-                              ["build", "--select", f"+{INCREMENTAL}", "--exclude", BETWEEN_INCREMENTAL,
-                               "--resource-type", "seed", "model"], {}, as_of_var))
-        history_start = self.history_start(tag)
-        start = history_start
-        batch = 0
-        while start <= as_of:
-            end = min(start + timedelta(days=batch_days - 1), as_of)
-            batch += 1
-            parts.append(self.dbt(f"full_build_batch_{batch}", tag, ["run", "--select", BETWEEN_INCREMENTAL], {},
-                                  {**as_of_var, "start_date": start.isoformat(), "end_date": end.isoformat()}))
-            start = end + timedelta(days=1)
-        final = self.dbt("full_build_final", tag, ["build"], {}, {**as_of_var, "test_scope": "full"})
-        parts.append(final)
-        step = {key: value for key, value in final.items() if key.startswith("dbt_")}
-        step.update(
-            seconds=round(sum(part["seconds"] for part in parts), 2),
-            peak_rss_bytes=max(part["peak_rss_bytes"] for part in parts),
-            exit=next((part["exit"] for part in parts if part["exit"] != 0), 0),
-            load_before=parts[0]["load_before"],
-            log=str(self.logs / "full_build_final.log"),
-            batch_days=batch_days,
-            batches=batch,
-            parts={name: part["seconds"] for name, part in zip(
-                ["upstream"] + [f"batch {i}" for i in range(1, batch + 1)] + ["final build"], parts)},
-            parts_peak_rss_bytes=[part["peak_rss_bytes"] for part in parts],
-            dbt_incremental_model_seconds=round(sum(part.get("dbt_incremental_model_seconds", 0.0) for part in parts), 1),
-        )
-        return self.record("full_build", step)
 
     def drop_built_schemas(self, tag: str) -> None:
         """Everything dbt built (a resumed run starts from the loaded raw tables only)."""
@@ -325,15 +296,23 @@ class Bench:
         finally:
             con.close()
 
+    def dbt_env(self, tag: str, key: str) -> dict[str, str]:
+        """The step's env, with a fresh folder that keeps every dbt invocation's run results
+        (a build in batches runs dbt several times)."""
+        env = self.env(tag)
+        archive = self.logs / f"{key}.run_results"
+        shutil.rmtree(archive, ignore_errors=True)
+        env["CHURNGUARD_DBT_RUN_RESULTS_ARCHIVE"] = str(archive)
+        return env
+
     def dbt_timings(self, tag: str, key: str) -> dict:
-        """Summed execution times from run_results.json (models, tests), the slowest
-        nodes, and a copy of the artifact next to the step's log."""
-        path = self.workdir / f"{tag}_dbt_target" / "run_results.json"
-        if not path.exists():
+        """Execution times summed over every dbt invocation of the step (models, tests), the
+        slowest nodes, and the invocations' count; from the run results kept in
+        ``logs/<key>.run_results/``."""
+        artifacts = [json.loads(path.read_text()) for path in sorted((self.logs / f"{key}.run_results").glob("*.json"))]
+        if not artifacts:
             return {}
-        shutil.copy(path, self.logs / f"{key}.run_results.json")
-        artifact = json.loads(path.read_text())
-        results = artifact["results"]
+        results = [node for artifact in artifacts for node in artifact["results"]]
         by_kind: dict[str, float] = {}
         incremental = 0.0
         for node in results:
@@ -343,7 +322,8 @@ class Bench:
                 incremental += node["execution_time"]
         slowest = sorted(results, key=lambda n: -n["execution_time"])[:6]
         return {
-            "dbt_elapsed_seconds": round(artifact.get("elapsed_time") or 0.0, 1),
+            "dbt_invocations": len(artifacts),
+            "dbt_elapsed_seconds": round(sum(artifact.get("elapsed_time") or 0.0 for artifact in artifacts), 1),
             "dbt_seconds_by_kind": {k: round(v, 1) for k, v in by_kind.items()},
             "dbt_incremental_model_seconds": round(incremental, 1),
             "dbt_slowest": [[n["unique_id"].split(".", 2)[-1], round(n["execution_time"], 1)] for n in slowest],
@@ -358,7 +338,7 @@ class Bench:
         step = self.measure("reference", command, self.env(tag))
         output = (self.logs / "reference.log").read_text().strip().splitlines()
         if step["exit"] == 0 and output:
-            figures = json.loads(output[-1])
+            figures = json.loads(output[-1].split("] ", 1)[1])  # after the elapsed-time prefix
             step["query_seconds"] = round(figures["seconds"], 2)
             step["rows"] = figures["rows"]
         self.record("reference", step)
@@ -435,13 +415,35 @@ def incremental_models() -> set[str]:
 INCREMENTAL_MODELS = incremental_models()
 
 
+BATCH_LINE = re.compile(
+    r"^\[\s*([0-9.]+)s\] batch (\d+)/(\d+): (\d{4}-\d\d-\d\d) \.\. (\d{4}-\d\d-\d\d)", re.MULTILINE
+)
+
+
+def batch_parts(log: str, seconds: float) -> dict:
+    """The parts of a ``churnguard build`` that split its history into batches, dated by
+    the log's elapsed-time prefixes: the upstream build, each batch (the last one with
+    everything downstream and the tests); ``{}`` for a build in one pass."""
+    marks = [(float(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4), m.group(5))
+             for m in BATCH_LINE.finditer(log)]
+    if not marks:
+        return {}
+    parts = {"upstream": round(marks[0][0], 1)}
+    for index, (at, number, count, first, last) in enumerate(marks):
+        end = marks[index + 1][0] if index + 1 < len(marks) else seconds
+        label = f"batch {number} ({first} .. {last})" + (", then everything downstream" if number == count else "")
+        parts[label] = round(end - at, 1)
+    days = [(date.fromisoformat(m[4]) - date.fromisoformat(m[3])).days + 1 for m in marks]
+    return {"batches": marks[0][2], "batch_days": max(days), "parts": parts}
+
+
 def run_size(
     size: str,
     workdir: Path,
     history_days: int | None,
     results_path: Path,
     stop_after: str | None = None,
-    batch_days: int | None = None,
+    batch_rows: int | None = None,
     resume: bool = False,
     world: str = DEFAULT_WORLD,
 ) -> dict:
@@ -477,10 +479,10 @@ def run_size(
         return bench.result
     as_of = bench.as_of_date("wh")
     bench.result["as_of_date"] = as_of.isoformat()
-    if batch_days:
-        bench.batched_full_build("wh", as_of - timedelta(days=1), batch_days)
-    else:
-        bench.build("full_build", "wh", as_of=(as_of - timedelta(days=1)).isoformat())
+    if batch_rows is not None:
+        os.environ[BATCH_ROWS_ENV] = str(batch_rows)  # every later step's env() copies it
+    bench.result["batch_rows"] = os.environ.get(BATCH_ROWS_ENV, "default")
+    bench.build("full_build", "wh", as_of=(as_of - timedelta(days=1)).isoformat())
     bench.nightly("wh", as_of, None)
     backfill_end = as_of - timedelta(days=7)
     bench.dbt("backfill_week", "wh", ["run", "--select", INCREMENTAL], None,
@@ -559,9 +561,10 @@ def size_table(result: dict) -> list[str]:
         )
     if full.get("batches"):
         lines.append(
-            f"Full build in {full['batches']} batches of {full['batch_days']} days (`--batch-days`; see the notes): "
+            f"Full build: `churnguard build` split the history into {full['batches']} batches of up to "
+            f"{full['batch_days']} days ({BATCH_ROWS_ENV}={result.get('batch_rows', 'default')}): "
             + ", ".join(f"{name} {_fmt_seconds(sec)}" for name, sec in full["parts"].items())
-            + f"; the largest peak {max(full['parts_peak_rss_bytes']) / GIB:.2f} GiB. The figures below are the final build's."
+            + "."
         )
     for key, label in (("full_build", "Full build"), ("nightly_build", "Nightly build")):
         step = steps.get(key, {})
@@ -569,7 +572,8 @@ def size_table(result: dict) -> list[str]:
         if kinds:
             lines.append(
                 f"{label}: dbt's own elapsed time {step.get('dbt_elapsed_seconds', 0):.0f} s of "
-                f"{_fmt_seconds(step['seconds'])} wall (the rest is start-up and parsing); "
+                f"{_fmt_seconds(step['seconds'])} wall in {step.get('dbt_invocations', 1)} dbt invocation(s) "
+                "(the rest is start-up and parsing); "
                 f"node time summed over both threads: models {kinds.get('model', 0):.0f} s "
                 f"(incremental models {step.get('dbt_incremental_model_seconds', 0):.0f} s), "
                 f"data tests {kinds.get('test', 0):.0f} s, unit tests {kinds.get('unit_test', 0):.0f} s, "
@@ -761,8 +765,8 @@ def main(argv: list[str] | None = None) -> int:
         help="reuse the workdir's loaded warehouse and the stored generate/load/reference figures; rebuild the rest",
     )
     parser.add_argument(
-        "--batch-days", type=int,
-        help="build the incremental models' history in batches of this many days (see batched_full_build)",
+        "--batch-rows", type=int,
+        help=f"customer-days per batch of the full build ({BATCH_ROWS_ENV}; default: the product's; 0 = one pass)",
     )
     parser.add_argument(
         "--rerun-nightly", action="store_true",
@@ -808,7 +812,7 @@ def main(argv: list[str] | None = None) -> int:
     # A --check run without --out keeps its figures out of the stored results.
     stored = RESULTS_DIR / result_name(args.size, args.world)
     results_path = workdir / "result.json" if args.check and not args.out else stored
-    result = run_size(args.size, workdir, args.history_days, results_path, args.stop_after, args.batch_days,
+    result = run_size(args.size, workdir, args.history_days, results_path, args.stop_after, args.batch_rows,
                       args.resume, args.world)
     print(f"size {tag} done in {_fmt_seconds(time.perf_counter() - started)}")
     print("\n".join(size_table(result)))

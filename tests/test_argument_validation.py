@@ -34,6 +34,16 @@ def test_build_refuses_a_reversed_range_without_running_dbt(tmp_path: Path, caps
     assert not warehouse.exists()
 
 
+def test_build_refuses_a_window_after_its_as_of_date_without_running_dbt(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    warehouse = tmp_path / "wh.duckdb"
+    code = main(["--warehouse", str(warehouse), "build", "--as-of-date", "2025-03-01", "--end-date", "2025-03-02"])
+    assert code == 2
+    assert "--end-date 2025-03-02 is after --as-of-date 2025-03-01" in capsys.readouterr().err
+    assert not warehouse.exists()
+
+
 def test_dbt_vars_are_checked_before_anything_is_built(tmp_path: Path) -> None:
     warehouse = tmp_path / "wh.duckdb"
     bad = {"churn_definition": "weekly", "churn_grace_days": "abc", "start_date": "2025-13-01"}

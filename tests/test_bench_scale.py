@@ -86,3 +86,23 @@ def test_check_compares_builds_on_cpu_time_not_wall_time(scale) -> None:
         "incremental run 70.0 s is not less than the full build's 60.0 s",
         "nightly build 76.0 s is more than 1.25 x the full build's 60.0 s",
     ]
+
+
+def test_batch_parts_dates_each_batch_of_a_build_from_its_log(scale) -> None:
+    log = (
+        "[    0.4s] building the models upstream of the day-grain facts\n"
+        "[   30.0s] 3 batches of about 122 days (CHURNGUARD_HISTORY_BATCH_ROWS=30,000 customer-days per batch)\n"
+        "[   30.1s] batch 1/3: 2025-01-01 .. 2025-05-02\n"
+        "[   75.1s] batch 2/3: 2025-05-03 .. 2025-09-01\n"
+        "[  130.6s] batch 3/3: 2025-09-02 .. 2025-12-31, then everything downstream\n"
+    )
+    parts = scale.batch_parts(log, 200.0)
+    assert parts["batches"] == 3
+    assert parts["batch_days"] == 122  # May 3 .. Sep 1 and Jan 1 .. May 2 are 122 days, the last 121
+    assert parts["parts"] == {
+        "upstream": 30.1,
+        "batch 1 (2025-01-01 .. 2025-05-02)": 45.0,
+        "batch 2 (2025-05-03 .. 2025-09-01)": 55.5,
+        "batch 3 (2025-09-02 .. 2025-12-31), then everything downstream": 69.4,
+    }
+    assert scale.batch_parts("[    1.0s] one pass\n", 10.0) == {}

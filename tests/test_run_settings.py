@@ -80,3 +80,37 @@ def test_each_dagster_step_starts_from_the_newest_parse_of_its_warehouse(tmp_pat
     (facts / PARTIAL_PARSE).write_bytes(b"own")
     os.utime(facts / PARTIAL_PARSE, (time.time() + 60, time.time() + 60))
     assert (run_target_path(project, tmp_path / "wh.duckdb", "dbt_build_daily_facts") / PARTIAL_PARSE).read_bytes() == b"own"
+
+
+def test_each_invocation_keeps_its_run_results_when_an_archive_is_set(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """A build in batches runs dbt several times; each overwrites target/run_results.json.
+    With CHURNGUARD_DBT_RUN_RESULTS_ARCHIVE every invocation that wrote one is kept, numbered
+    in order; one that wrote nothing (failed before running) copies nothing stale."""
+    import subprocess
+
+    from churnguard import dbt_cli
+
+    target, archive = tmp_path / "target", tmp_path / "kept"
+    target.mkdir()
+    monkeypatch.setenv("CHURNGUARD_DBT_TARGET_PATH", str(target))
+    monkeypatch.setenv("CHURNGUARD_DBT_RUN_RESULTS_ARCHIVE", str(archive))
+    writes = iter(['{"results": ["first"]}', '{"results": ["second"]}', None])
+
+    real_run = subprocess.run
+
+    def fake_dbt(command, **kwargs):
+        if "dbt.cli.main" not in command:
+            return real_run(command, **kwargs)
+        text = next(writes)
+        if text is not None:
+            (target / "run_results.json").write_text(text)
+        return subprocess.CompletedProcess(command, 0 if text else 2, "", "")
+
+    monkeypatch.setattr(dbt_cli.subprocess, "run", fake_dbt)
+    warehouse = tmp_path / "wh.duckdb"
+    run_dbt(["build", "--select", "a"], warehouse=warehouse)
+    run_dbt(["run", "--select", "b"], warehouse=warehouse)
+    run_dbt(["build"], warehouse=warehouse, check=False)  # wrote nothing
+    kept = sorted(path.name for path in archive.iterdir())
+    assert kept == ["001-build.json", "002-run.json"]
+    assert (archive / "002-run.json").read_text() == '{"results": ["second"]}'

@@ -83,6 +83,10 @@ def _check_date_range(args: argparse.Namespace) -> str | None:
     start, end = getattr(args, "start_date", None), getattr(args, "end_date", None)
     if start and end and start > end:
         return f"--start-date {start} is after --end-date {end}: give the first day, then the last"
+    as_of = getattr(args, "as_of_date", None)
+    for name, day in (("--start-date", start), ("--end-date", end)):
+        if as_of and day and day > as_of:
+            return f"{name} {day} is after --as-of-date {as_of}: the warehouse has no days after its as-of date"
     return None
 
 
@@ -98,6 +102,8 @@ def _build_vars(args: argparse.Namespace, warehouse: Path | None = None) -> dict
         dbt_vars["start_date"] = args.start_date
     if getattr(args, "end_date", None):
         dbt_vars["end_date"] = args.end_date
+    if getattr(args, "as_of_date", None):
+        dbt_vars["as_of_date"] = args.as_of_date
     return dbt_vars
 
 
@@ -308,6 +314,11 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--full-refresh", action="store_true", help="rebuild the incremental models from scratch")
     build.add_argument("--start-date", type=_iso_date, help="first day of customer-day facts to (re)build (YYYY-MM-DD)")
     build.add_argument("--end-date", type=_iso_date, help="last day of customer-day facts to build (YYYY-MM-DD)")
+    build.add_argument(
+        "--as-of-date", type=_iso_date,
+        help="build the warehouse as it was at the end of this day: facts, KPIs and tests stop there "
+        "(default: the last day of the raw data)",
+    )
     build.add_argument("--select", nargs="+", help="dbt selection (e.g. --select marts.kpis)")
     build.add_argument(
         "--tests", choices=["auto", "full", "window"], default="auto",

@@ -10,6 +10,7 @@ lock while dbt still writes.
 |---|---|---|
 | ``CHURNGUARD_DBT_TARGET_PATH`` | ``dbt_project/target`` | where dbt writes manifest and run results |
 | ``CHURNGUARD_DBT_LOG_PATH`` | ``dbt_project/logs`` | where dbt writes its log file |
+| ``CHURNGUARD_DBT_RUN_RESULTS_ARCHIVE`` | unset | a folder that keeps a copy of every invocation's ``run_results.json`` (``001-build.json``, ``002-run.json``...); a build in batches runs dbt several times and each overwrites the last |
 
 The settings that change on every run (the build window ``start_date``/``end_date`` and
 ``test_scope``) reach dbt as ``CHURNGUARD_RUN_*`` environment variables, not ``--vars``:
@@ -24,6 +25,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping, Sequence
@@ -124,8 +126,12 @@ def run_dbt(
         retry_while_open_elsewhere(lambda: duckdb.connect(str(warehouse)).close(), warehouse)
 
     env = {**dbt_env(warehouse), **settings_env}
+    started = time.time()
     if progress and not capture:
-        return _run_with_progress(command, args, env, check)
+        try:
+            return _run_with_progress(command, args, env, check)
+        finally:
+            _archive_run_results(args, env, started)
     result = subprocess.run(
         command,
         cwd=settings.DBT_PROJECT_DIR,
@@ -136,12 +142,31 @@ def run_dbt(
         # long as dbt writes, so the next writer waits instead of failing on DuckDB's lock.
         pass_fds=held_lock_fds(),
     )
+    _archive_run_results(args, env, started)
     if check and result.returncode != 0:
         tail = ""
         if capture:
             tail = "\n".join((result.stdout or "").splitlines()[-40:])
         raise DbtError(f"dbt {' '.join(args)} failed (exit {result.returncode})\n{tail}")
     return result
+
+
+def _archive_run_results(args: Sequence[str], env: Mapping[str, str], started: float) -> None:
+    """Copy the invocation's run_results.json into $CHURNGUARD_DBT_RUN_RESULTS_ARCHIVE, if
+    set and dbt wrote one since ``started`` (a run that failed before writing leaves the
+    previous invocation's file: not copied)."""
+    archive = os.environ.get("CHURNGUARD_DBT_RUN_RESULTS_ARCHIVE")
+    target = Path(env.get("DBT_TARGET_PATH") or settings.DBT_PROJECT_DIR / "target")
+    if not target.is_absolute():
+        target = settings.DBT_PROJECT_DIR / target
+    source = target / "run_results.json"
+    if not archive or not source.exists() or source.stat().st_mtime < started:
+        return
+    folder = Path(archive)
+    folder.mkdir(parents=True, exist_ok=True)
+    number = len(list(folder.glob("*.json"))) + 1
+    command = next((arg for arg in args if not arg.startswith("-")), "dbt")
+    (folder / f"{number:03d}-{command}.json").write_bytes(source.read_bytes())
 
 
 def _run_with_progress(command: list[str], args: Sequence[str], env: Mapping[str, str], check: bool) -> subprocess.CompletedProcess:
