@@ -47,6 +47,7 @@ slower than the full build, or a step's peak memory above the DuckDB memory limi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -55,6 +56,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -157,6 +159,40 @@ def write_figures(written: dict[str, int], raw_rows: int) -> dict:
     }
 
 
+class SpillWatch:
+    """The largest total size of the files under ``folder`` (DuckDB's temp directory, where it
+    spills beyond its memory limit) while the block runs, sampled every ``every`` seconds."""
+
+    def __init__(self, folder: Path, every: float = 2.0) -> None:
+        self.folder, self.every, self.peak = folder, every, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def size(self) -> int:
+        total = 0
+        for root, _, files in os.walk(self.folder):
+            for name in files:
+                try:
+                    total += os.stat(os.path.join(root, name)).st_size
+                except OSError:  # removed while we looked
+                    pass
+        return total
+
+    def _watch(self) -> None:
+        while True:
+            self.peak = max(self.peak, self.size())
+            if self._stop.wait(self.every):
+                return
+
+    def __enter__(self) -> "SpillWatch":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 class Bench:
     def __init__(self, size: str, workdir: Path, results_path: Path, world: str = DEFAULT_WORLD) -> None:
         self.size = size
@@ -190,7 +226,8 @@ class Bench:
         log = self.logs / f"{name}.log"
         print(f"[{datetime.now(timezone.utc):%H:%M:%S}] {name}: {' '.join(command)}", flush=True)
         load_before = load_average()
-        with open(log, "w") as out:
+        spill = SpillWatch(Path(env["CHURNGUARD_DUCKDB_TEMP_DIR"])) if "CHURNGUARD_DUCKDB_TEMP_DIR" in env else None
+        with open(log, "w") as out, (spill or contextlib.nullcontext()):
             started = time.perf_counter()
             process = subprocess.Popen(
                 command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=self.workdir,
@@ -212,6 +249,8 @@ class Bench:
             # inflated when a shared machine gives the step fewer cycles
             "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
             "peak_rss_bytes": usage.ru_maxrss * 1024,
+            # DuckDB's spill files, sampled every 2 s: the largest total seen
+            "peak_spill_bytes": spill.peak if spill else None,
             "exit": process.returncode,
             "load_before": load_before,
             "log": str(log),
@@ -535,19 +574,22 @@ def size_table(result: dict) -> list[str]:
         f"{result.get('as_of_date', '?')}; DuckDB memory limit {result.get('memory_limit')}, 2 threads; "
         f"1-minute load average {result.get('load_at_start')} at start, {result.get('load_at_end', '?')} at end.",
         "",
-        "| step | wall time | x reference | peak memory (RSS) | status |",
-        "|---|---:|---:|---:|---|",
+        "| step | wall time | CPU time | x reference | peak memory (RSS) | peak spill | status |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for key, label in STEP_LABELS.items():
         step = steps.get(key)
         if step is None:
-            lines.append(f"| {label} | not run | | | |")
+            lines.append(f"| {label} | not run | | | | | |")
             continue
         ratio = f"{step['seconds'] / reference:.1f}" if reference else "n/a"
         if key == "reference":
             ratio = "1.0"
+        spill = step.get("peak_spill_bytes")
         lines.append(
-            f"| {label} | {_fmt_seconds(step['seconds'])} | {ratio} | {step['peak_rss_bytes'] / GIB:.2f} GiB | {_status(step)} |"
+            f"| {label} | {_fmt_seconds(step['seconds'])} | {_fmt_seconds(step.get('cpu_seconds'))} | {ratio} | "
+            f"{step['peak_rss_bytes'] / GIB:.2f} GiB | {'not measured' if spill is None else f'{spill / GIB:.2f} GiB'} | "
+            f"{_status(step)} |"
         )
     full = steps.get("full_build", {})
     nightly = steps.get("nightly_build", {})
