@@ -326,15 +326,6 @@ class Bench:
             con.close()
         print(f"resumed: dropped {', '.join(schemas) or 'nothing'}", flush=True)
 
-    def history_start(self, tag: str) -> date:
-        import duckdb
-
-        con = duckdb.connect(str(self.workdir / f"{tag}.duckdb"), read_only=True)
-        try:
-            return con.execute("select history_start_date from utilities.util_date_bounds").fetchone()[0]
-        finally:
-            con.close()
-
     def dbt_env(self, tag: str, key: str) -> dict[str, str]:
         """The step's env, with a fresh folder that keeps every dbt invocation's run results
         (a build in batches runs dbt several times)."""
