@@ -61,6 +61,8 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+from churnguard.history_batches import BATCH_ROWS_ENV, INCREMENTAL
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "benchmarks" / "results"
 PYTHON = Path(sys.executable)
@@ -70,9 +72,7 @@ SEED = 1
 SIZES = {"S": (1_000, 365), "M": (10_000, 730), "L": (100_000, 730)}
 DEFAULT_WORLD = "saas"
 FACT_TABLE = "marts.fct_customer_day"
-INCREMENTAL = "config.materialized:incremental"
 GIB = 1024**3
-BATCH_ROWS_ENV = "CHURNGUARD_HISTORY_BATCH_ROWS"
 
 STEP_LABELS = {
     "generate": "generate raw data",

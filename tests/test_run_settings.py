@@ -114,3 +114,20 @@ def test_each_invocation_keeps_its_run_results_when_an_archive_is_set(tmp_path, 
     kept = sorted(path.name for path in archive.iterdir())
     assert kept == ["001-build.json", "002-run.json"]
     assert (archive / "002-run.json").read_text() == '{"results": ["second"]}'
+
+
+    # a --target-path in the dbt arguments (a Dagster step's own folder) is where dbt wrote
+    step_target = tmp_path / "step_target"
+    step_target.mkdir()
+    writes = iter([None])
+
+    def step_dbt(command, **kwargs):
+        if "dbt.cli.main" not in command:
+            return real_run(command, **kwargs)
+        next(writes)
+        (step_target / "run_results.json").write_text('{"results": ["step"]}')
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(dbt_cli.subprocess, "run", step_dbt)
+    run_dbt(["run", "--select", "c", "--target-path", str(step_target)], warehouse=warehouse)
+    assert (archive / "003-run.json").read_text() == '{"results": ["step"]}'

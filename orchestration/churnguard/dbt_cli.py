@@ -156,11 +156,15 @@ def _archive_run_results(args: Sequence[str], env: Mapping[str, str], started: f
     set and dbt wrote one since ``started`` (a run that failed before writing leaves the
     previous invocation's file: not copied)."""
     archive = os.environ.get("CHURNGUARD_DBT_RUN_RESULTS_ARCHIVE")
-    target = Path(env.get("DBT_TARGET_PATH") or settings.DBT_PROJECT_DIR / "target")
+    if not archive:
+        return
+    args = list(args)
+    given = args[args.index("--target-path") + 1] if "--target-path" in args[:-1] else None  # e.g. a Dagster step's own
+    target = Path(given or env.get("DBT_TARGET_PATH") or settings.DBT_PROJECT_DIR / "target")
     if not target.is_absolute():
         target = settings.DBT_PROJECT_DIR / target
     source = target / "run_results.json"
-    if not archive or not source.exists() or source.stat().st_mtime < started:
+    if not source.exists() or source.stat().st_mtime < started:
         return
     folder = Path(archive)
     folder.mkdir(parents=True, exist_ok=True)
