@@ -91,6 +91,16 @@ def test_batch_rows_setting(monkeypatch: pytest.MonkeyPatch) -> None:
         history_batches.batch_rows()
 
 
+
+def test_describe_plan_names_the_batches_their_length_and_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the line `churnguard build` prints and the Dagster step logs (one function for both)
+    monkeypatch.setenv(history_batches.BATCH_ROWS_ENV, "30000")
+    batches = split(D("2024-01-01"), D("2024-12-31"), rows=90_000, per_batch=30_000)
+    assert batches[0] == (D("2024-01-01"), D("2024-05-01"))  # 122 days in the first batch
+    assert history_batches.describe_plan(batches) == (
+        "3 batches of about 122 days (CHURNGUARD_HISTORY_BATCH_ROWS=30,000 customer-days per batch)"
+    )
+
 DAY_GRAIN_AND_MARTS = [
     ("marts", "fct_customer_day"), ("intermediate", "int_health_dimension_scores"),
     ("intermediate", "int_health_rule_hits"), ("marts", "health_scores"), ("marts", "customer_alerts"),

@@ -143,6 +143,14 @@ def may_be_long(warehouse, *, full_refresh: bool, start_date: Optional[str]) -> 
     return full_refresh or bool(start_date) or not data_test_scope.warehouse_is_built(warehouse)
 
 
+def describe_plan(batches: list[tuple[date, date]]) -> str:
+    """The one-line account of a batch plan that ``churnguard build`` prints and the Dagster
+    step logs, e.g. ``27 batches of about 27 days (CHURNGUARD_HISTORY_BATCH_ROWS=2,000,000
+    customer-days per batch)``; the benchmark reads the batch count back from it."""
+    days = (batches[0][1] - batches[0][0]).days + 1
+    return f"{len(batches)} batches of about {days} days ({BATCH_ROWS_ENV}={batch_rows():,} customer-days per batch)"
+
+
 def build(warehouse, dbt_vars: dict, *, full_refresh: bool, extra_args: list[str], progress: bool = True,
           say=print) -> list[tuple[date, date]]:
     """``churnguard build`` of a long history in three parts, as the nightly job's steps do:
@@ -169,8 +177,7 @@ def build(warehouse, dbt_vars: dict, *, full_refresh: bool, extra_args: list[str
         batches = plan(con, start, end)
     final_vars = dict(dbt_vars)
     if len(batches) > 1:
-        days = (batches[0][1] - batches[0][0]).days + 1
-        say(f"{len(batches)} batches of about {days} days ({BATCH_ROWS_ENV}={batch_rows():,} customer-days per batch)")
+        say(describe_plan(batches))
         for number, (first, last), batch_vars, batch_refresh in earlier_batches(batches, dbt_vars, full_refresh):
             say(f"batch {number}/{len(batches)}: {first} .. {last}")
             run_dbt(["run", *batch_refresh, "--select", DAILY_SELECT], warehouse=warehouse, dbt_vars=batch_vars,

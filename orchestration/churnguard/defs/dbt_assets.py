@@ -192,11 +192,7 @@ def build_earlier_batches(
         return unchanged
     if len(batches) <= 1:
         return unchanged
-    days = (batches[0][1] - batches[0][0]).days + 1
-    context.log.info(
-        f"{len(batches)} batches of about {days} days ({history_batches.BATCH_ROWS_ENV}="
-        f"{history_batches.batch_rows():,} customer-days per batch)"
-    )
+    context.log.info(history_batches.describe_plan(batches))
     requested = context.run.tags.get(data_test_scope.RUN_TAG) or build_config.tests
     scope = data_test_scope.choose(warehouse.path, requested, full_refresh=build_config.full_refresh)
     target = run_target_path(project, warehouse.path, context.op_def.name)
