@@ -91,7 +91,6 @@ def test_batch_rows_setting(monkeypatch: pytest.MonkeyPatch) -> None:
         history_batches.batch_rows()
 
 
-
 def test_describe_plan_names_the_batches_their_length_and_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     # the line `churnguard build` prints and the Dagster step logs (one function for both)
     monkeypatch.setenv(history_batches.BATCH_ROWS_ENV, "30000")
@@ -100,6 +99,7 @@ def test_describe_plan_names_the_batches_their_length_and_the_setting(monkeypatc
     assert history_batches.describe_plan(batches) == (
         "3 batches of about 122 days (CHURNGUARD_HISTORY_BATCH_ROWS=30,000 customer-days per batch)"
     )
+
 
 DAY_GRAIN_AND_MARTS = [
     ("marts", "fct_customer_day"), ("intermediate", "int_health_dimension_scores"),

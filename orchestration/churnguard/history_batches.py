@@ -146,7 +146,7 @@ def may_be_long(warehouse, *, full_refresh: bool, start_date: Optional[str]) -> 
 def describe_plan(batches: list[tuple[date, date]]) -> str:
     """The one-line account of a batch plan that ``churnguard build`` prints and the Dagster
     step logs, e.g. ``27 batches of about 27 days (CHURNGUARD_HISTORY_BATCH_ROWS=2,000,000
-    customer-days per batch)``; the benchmark reads the batch count back from it."""
+    customer-days per batch)``."""
     days = (batches[0][1] - batches[0][0]).days + 1
     return f"{len(batches)} batches of about {days} days ({BATCH_ROWS_ENV}={batch_rows():,} customer-days per batch)"
 
